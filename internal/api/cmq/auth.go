@@ -1,0 +1,168 @@
+package cmq
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"hash/maphash"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/herald-mq/herald/client"
+	"github.com/herald-mq/herald/internal/account"
+	"github.com/herald-mq/herald/internal/clock"
+)
+
+// Accounts finds the account a request's SecretId names.
+type Accounts interface {
+	Lookup(ctx context.Context, secretID string) (account.Account, error)
+}
+
+// verifier checks request signatures (wire.md §1.3), the timestamp window and
+// nonce replays.
+type verifier struct {
+	accounts Accounts
+	clk      clock.Clock
+	window   time.Duration
+	nonces   *nonceCache
+}
+
+func authErr(detail string) *Error {
+	return &Error{Code: errAuth.Code, Module: errAuth.Module, Text: errAuth.Text + ": " + detail}
+}
+
+func (v *verifier) verify(ctx context.Context, r *http.Request, f *Form) (account.Account, error) {
+	secretID, _ := f.Get("SecretId")
+	sig, _ := f.Get("Signature")
+	ts, _ := f.Get("Timestamp")
+	nonce, _ := f.Get("Nonce")
+	switch {
+	case secretID == "":
+		return account.Account{}, authErr("missing SecretId")
+	case sig == "":
+		return account.Account{}, authErr("missing Signature")
+	case ts == "":
+		return account.Account{}, authErr("missing Timestamp")
+	case nonce == "":
+		return account.Account{}, authErr("missing Nonce")
+	case !strings.HasPrefix(secretID, "AKID"):
+		return account.Account{}, errAKID
+	}
+	acct, err := v.accounts.Lookup(ctx, secretID)
+	if errors.Is(err, account.ErrNotFound) {
+		return account.Account{}, errNoSecretID
+	}
+	if err != nil {
+		return account.Account{}, err
+	}
+	if !v.signatureMatches(r, f, acct.SecretKey, sig) {
+		return account.Account{}, authErr("signature does not match")
+	}
+	sec, err := strconv.ParseInt(strings.TrimSpace(ts), 10, 64)
+	if err != nil {
+		return account.Account{}, authErr("Timestamp is not a number")
+	}
+	now := v.clk.Now()
+	if d := now.Sub(time.Unix(sec, 0)); d > v.window || d < -v.window {
+		return account.Account{}, authErr("Timestamp is outside the allowed window")
+	}
+	if !v.nonces.firstUse(secretID, nonce, now) {
+		return account.Account{}, authErr("Nonce was already used")
+	}
+	return acct, nil
+}
+
+// signatureMatches rebuilds the string to sign the ways real SDKs build it:
+// with the Host header as sent and with or without its default port, and for
+// POST also without @-prefixed values (the Python SDK leaves them out).
+func (v *verifier) signatureMatches(r *http.Request, f *Form, secretKey, sig string) bool {
+	method, _ := f.Get("SignatureMethod")
+	params := make([]client.Param, 0, len(f.Params))
+	withoutAt := make([]client.Param, 0, len(f.Params))
+	for _, p := range f.Params {
+		if strings.TrimSpace(p.Key) == "Signature" {
+			continue
+		}
+		params = append(params, p)
+		if !strings.HasPrefix(p.Value, "@") {
+			withoutAt = append(withoutAt, p)
+		}
+	}
+	sets := [][]client.Param{params}
+	if r.Method == http.MethodPost && len(withoutAt) != len(params) {
+		sets = append(sets, withoutAt)
+	}
+	for _, host := range hostForms(r) {
+		for _, ps := range sets {
+			want := client.Sign(method, secretKey, client.StringToSign(r.Method, host, r.URL.Path, ps))
+			if subtle.ConstantTimeCompare([]byte(want), []byte(sig)) == 1 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hostForms is the Host header, then the same host with the scheme's default
+// port added or removed (Python's httplib signs "h:80" but sends "h").
+func hostForms(r *http.Request) []string {
+	port := "80"
+	if r.TLS != nil {
+		port = "443"
+	}
+	host, p, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		return []string{r.Host, net.JoinHostPort(r.Host, port)}
+	}
+	if p == port {
+		return []string{r.Host, host}
+	}
+	return []string{r.Host}
+}
+
+// nonceCache remembers (SecretId, Nonce) pairs for at least twice the
+// timestamp window, in two generations that rotate, so memory stays bounded
+// by the request rate. It is per process: with several herald processes a
+// replay to a different process is stopped only by the timestamp window.
+type nonceCache struct {
+	seed     maphash.Seed
+	keep     time.Duration
+	mu       sync.Mutex
+	cur      map[uint64]struct{}
+	prev     map[uint64]struct{}
+	rotateAt time.Time
+}
+
+func newNonceCache(window time.Duration) *nonceCache {
+	return &nonceCache{seed: maphash.MakeSeed(), keep: 2 * window, cur: map[uint64]struct{}{}, prev: map[uint64]struct{}{}}
+}
+
+func (c *nonceCache) firstUse(secretID, nonce string, now time.Time) bool {
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	h.WriteString(secretID)
+	h.WriteByte(0)
+	h.WriteString(nonce)
+	k := h.Sum64()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rotateAt.IsZero() {
+		c.rotateAt = now.Add(c.keep)
+	}
+	if !now.Before(c.rotateAt) {
+		c.prev, c.cur = c.cur, map[uint64]struct{}{}
+		c.rotateAt = now.Add(c.keep)
+	}
+	if _, ok := c.cur[k]; ok {
+		return false
+	}
+	if _, ok := c.prev[k]; ok {
+		return false
+	}
+	c.cur[k] = struct{}{}
+	return true
+}

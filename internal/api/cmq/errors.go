@@ -1,0 +1,76 @@
+package cmq
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/herald-mq/herald/internal/topic"
+)
+
+// Error is a CMQ API error as it goes on the wire: code, module code and text.
+// The envelope's message is "(module)text".
+type Error struct {
+	Code   int
+	Module int
+	Text   string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("(%d)%s", e.Module, e.Text) }
+
+func errf(code, module int, format string, args ...any) *Error {
+	return &Error{Code: code, Module: module, Text: fmt.Sprintf(format, args...)}
+}
+
+// The common parameter and protocol errors (CMQ's error page, wire.md §1.9).
+var (
+	errMissing = func(name string) *Error { return errf(4000, 10390, "lacked of required parameter %s", name) }
+	errRange   = func(name string) *Error {
+		return errf(4000, 10350, "parameter %s value or length is out of range", name)
+	}
+	errType       = func(name string) *Error { return errf(4000, 10360, "parameter %s error type", name) }
+	errBatchSize  = func(name string) *Error { return errf(4000, 10370, "%s parameter batch size is out of range", name) }
+	errConsequent = func(name string) *Error { return errf(4000, 10380, "%s parameter is not consequent", name) }
+	errRepeated   = func(name string) *Error { return errf(4000, 10330, "parameter %s is NOT a repeatable parameter", name) }
+	errNoAction   = func(name string) *Error { return errf(4000, 10430, "action name %s is not existed", name) }
+	errMethod     = func(m string) *Error { return errf(4000, 10410, "unexpected http %s only GET or POST is supported", m) }
+	errParse      = func(what string) *Error {
+		return errf(4000, 10420, "cannot parse %s, or request size is more than 1MB", what)
+	}
+	errAuth        = errf(4100, 10030, "authentication failed")
+	errNoSecretID  = errf(4100, 10270, "secret id is not existed")
+	errAKID        = errf(4000, 10450, "secret id dosen't begin with AKID")
+	errInternal    = errf(6000, 10050, "server internal error")
+	errUnavailable = errf(6000, 10050, "server is shutting down")
+)
+
+// mapping is the one table from the services' errors to CMQ codes; the
+// first entry that matches with errors.Is wins.
+var mapping = []struct {
+	target error
+	wire   *Error
+}{
+	{topic.ErrTopicNotFound, errf(4440, 10600, "topic is not existed, or deleted")},
+	{topic.ErrTopicExists, errf(4460, 10550, "topic is already existed")},
+	{topic.ErrTopicLimit, errf(4450, 10610, "number of topics has reached the limit")},
+	{topic.ErrTopicHasSubscription, errf(4000, 10540, "subscriptions exist, the topic cannot be deleted")},
+	{topic.ErrSubscriptionNotFound, errf(4440, 10560, "subscription is not existed, or deleted")},
+	{topic.ErrSubscriptionExists, errf(4490, 10470, "subscribtion is already existed")},
+	{topic.ErrSubscriptionLimit, errf(4500, 10480, "number of subscription has reached the limit")},
+	{topic.ErrNoSubscription, errf(6030, 10650, "topic has no subscription, please create a subscription before publishing message")},
+	{topic.ErrNoMatch, errf(6030, 10730, "no bindingKey or filterTag matches")},
+}
+
+// wireError turns any error into the CMQ error to send, and reports whether it
+// was unexpected (an internal error to log).
+func wireError(err error) (*Error, bool) {
+	var e *Error
+	if errors.As(err, &e) {
+		return e, false
+	}
+	for _, m := range mapping {
+		if errors.Is(err, m.target) {
+			return m.wire, false
+		}
+	}
+	return errInternal, true
+}

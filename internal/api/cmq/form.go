@@ -1,0 +1,107 @@
+package cmq
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/herald-mq/herald/client"
+)
+
+// maxRequestBytes bounds a request's form (CMQ: "request size is more than 1MB").
+const maxRequestBytes = 1 << 20
+
+// Form is a request's parameters: the query string and, for POST, the body.
+// Keys and values are decoded; keys keep any stray spaces because some SDKs
+// sign them that way, while lookups ignore them.
+type Form struct {
+	// Params are the parameters in the order received, keys as sent.
+	Params []client.Param
+	byKey  map[string]int // trimmed key -> index in Params
+}
+
+// ErrDuplicateParam is returned for a parameter given twice.
+type ErrDuplicateParam struct{ Key string }
+
+func (e *ErrDuplicateParam) Error() string {
+	return fmt.Sprintf("parameter %s is NOT a repeatable parameter", e.Key)
+}
+
+// ReadForm reads the parameters of r: its query string and, for POST, its
+// body parsed as application/x-www-form-urlencoded whatever the Content-Type,
+// because the SDKs send none, */* or the right one.
+func ReadForm(r *http.Request) (*Form, error) {
+	f := &Form{byKey: map[string]int{}}
+	if err := f.parse(r.URL.RawQuery); err != nil {
+		return nil, err
+	}
+	if r.Method == http.MethodPost && r.Body != nil {
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBytes+1))
+		if err != nil {
+			return nil, fmt.Errorf("cannot read the request body: %w", err)
+		}
+		if len(body) > maxRequestBytes {
+			return nil, errTooLarge
+		}
+		if err := f.parse(string(body)); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+var errTooLarge = fmt.Errorf("request size is more than 1MB")
+
+// ParseForm parses one URL-encoded form (exported for the fuzz test and the
+// benchmark).
+func ParseForm(s string) (*Form, error) {
+	f := &Form{byKey: map[string]int{}}
+	return f, f.parse(s)
+}
+
+func (f *Form) parse(s string) error {
+	for s != "" {
+		var pair string
+		pair, s, _ = strings.Cut(s, "&")
+		if pair == "" {
+			continue
+		}
+		rawKey, rawValue, _ := strings.Cut(pair, "=")
+		key, err := url.QueryUnescape(rawKey)
+		if err != nil {
+			return fmt.Errorf("cannot parse parameter name %q", rawKey)
+		}
+		value, err := url.QueryUnescape(rawValue)
+		if err != nil {
+			return fmt.Errorf("cannot parse the value of %s", key)
+		}
+		if key == "" {
+			continue
+		}
+		trimmed := strings.TrimSpace(key)
+		if _, dup := f.byKey[trimmed]; dup {
+			return &ErrDuplicateParam{Key: trimmed}
+		}
+		f.byKey[trimmed] = len(f.Params)
+		f.Params = append(f.Params, client.Param{Key: key, Value: value})
+	}
+	return nil
+}
+
+// Get returns the value of the parameter named key (surrounding spaces in the
+// sent name ignored).
+func (f *Form) Get(key string) (string, bool) {
+	i, ok := f.byKey[key]
+	if !ok {
+		return "", false
+	}
+	return f.Params[i].Value, true
+}
+
+// Has reports whether the parameter was sent.
+func (f *Form) Has(key string) bool {
+	_, ok := f.byKey[key]
+	return ok
+}

@@ -1,0 +1,169 @@
+package cmq
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/herald-mq/herald/internal/account"
+	"github.com/herald-mq/herald/internal/clock"
+)
+
+// Config tunes the API.
+type Config struct {
+	// SignatureWindow is how far a request's Timestamp may be from now.
+	// Defaults to 5 minutes.
+	SignatureWindow time.Duration
+	// MaxSubscriptionsPerTopic caps Subscribe (4500/10480). Defaults to 100.
+	MaxSubscriptionsPerTopic int
+}
+
+// WithDefaults returns the config with every unset field at its default.
+func (c Config) WithDefaults() Config {
+	c.SignatureWindow = cmp.Or(c.SignatureWindow, 5*time.Minute)
+	c.MaxSubscriptionsPerTopic = cmp.Or(c.MaxSubscriptionsPerTopic, 100)
+	return c
+}
+
+// Deps are the services the API calls.
+type Deps struct {
+	Accounts Accounts
+	// Topics serves the topic and subscription actions.
+	Topics Topics
+	// Queues serves the queue actions; nil leaves them out.
+	Queues Queues
+	Clock  clock.Clock
+	Log    *slog.Logger
+}
+
+// Request is one authenticated call.
+type Request struct {
+	Account   account.Account
+	Params    Params
+	RequestID string
+}
+
+// actionFunc serves one Action. Its response's JSON fields are added to the
+// envelope; a response returned with an error (a batch's partial failure)
+// is added to the error envelope.
+type actionFunc func(ctx context.Context, req *Request) (any, error)
+
+// Server is the http.Handler of the Action API.
+type Server struct {
+	cfg     Config
+	deps    Deps
+	verify  *verifier
+	actions map[string]actionFunc
+}
+
+// New returns the API handler.
+func New(cfg Config, deps Deps) (*Server, error) {
+	cfg = cfg.WithDefaults()
+	if deps.Accounts == nil || deps.Topics == nil || deps.Log == nil {
+		return nil, errors.New("cmq: Accounts, Topics and Log are required")
+	}
+	deps.Clock = cmp.Or[clock.Clock](deps.Clock, clock.Real{})
+	s := &Server{
+		cfg:     cfg,
+		deps:    deps,
+		verify:  &verifier{accounts: deps.Accounts, clk: deps.Clock, window: cfg.SignatureWindow, nonces: newNonceCache(cfg.SignatureWindow)},
+		actions: map[string]actionFunc{},
+	}
+	s.addTopicActions()
+	if deps.Queues != nil {
+		s.addQueueActions()
+	}
+	return s, nil
+}
+
+func (s *Server) add(name string, f actionFunc) { s.actions[strings.ToLower(name)] = f }
+
+// ServeHTTP answers every request with HTTP 200 and a JSON envelope.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	requestID := strconv.FormatUint(rand.Uint64()>>1, 10)
+	var form *Form
+	resp, err := func() (any, error) {
+		if r.Method != http.MethodGet && r.Method != http.MethodPost {
+			return nil, errMethod(r.Method)
+		}
+		var err error
+		form, err = ReadForm(r)
+		if err != nil {
+			var dup *ErrDuplicateParam
+			if errors.As(err, &dup) {
+				return nil, errRepeated(dup.Key)
+			}
+			return nil, errParse(err.Error())
+		}
+		acct, err := s.verify.verify(r.Context(), r, form)
+		if err != nil {
+			return nil, err
+		}
+		name, _ := form.Get("Action")
+		if name == "" {
+			return nil, errMissing("Action")
+		}
+		action, ok := s.actions[strings.ToLower(name)]
+		if !ok {
+			return nil, errNoAction(name)
+		}
+		return action(r.Context(), &Request{Account: acct, Params: Params{form}, RequestID: requestID})
+	}()
+	if err != nil {
+		wire, unexpected := wireError(err)
+		if unexpected {
+			s.deps.Log.Error("cmq action failed", "requestId", requestID, "err", err)
+		}
+		writeEnvelope(w, wire.Code, wire.Error(), requestID, form, resp)
+		return
+	}
+	writeEnvelope(w, 0, "", requestID, form, resp)
+}
+
+// writeEnvelope writes {"code","message","requestId"[,"clientRequestId"]}
+// followed by the fields of resp.
+func writeEnvelope(w http.ResponseWriter, code int, message, requestID string, form *Form, resp any) {
+	var b bytes.Buffer
+	b.WriteString(`{"code":`)
+	b.WriteString(strconv.Itoa(code))
+	b.WriteString(`,"message":`)
+	writeJSONString(&b, message)
+	b.WriteString(`,"requestId":`)
+	writeJSONString(&b, requestID)
+	if form != nil {
+		if id, ok := form.Get("clientRequestId"); ok {
+			b.WriteString(`,"clientRequestId":`)
+			if n, err := strconv.ParseUint(id, 10, 64); err == nil {
+				b.WriteString(strconv.FormatUint(n, 10))
+			} else {
+				writeJSONString(&b, id)
+			}
+		}
+	}
+	if resp != nil {
+		fields, err := json.Marshal(resp)
+		if err == nil && len(fields) > 2 && fields[0] == '{' {
+			b.WriteByte(',')
+			b.Write(fields[1 : len(fields)-1])
+		}
+	}
+	b.WriteByte('}')
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(b.Len()))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b.Bytes())
+}
+
+func writeJSONString(b *bytes.Buffer, s string) {
+	enc, _ := json.Marshal(s)
+	b.Write(enc)
+}

@@ -1,0 +1,219 @@
+// Package engine is herald's durable storage: NATS JetStream, either an
+// in-process nats-server writing to the data directory (the zero set-up
+// default) or an external JetStream cluster reached with --nats-url. Every
+// other package stores through the streams and key-value buckets it opens, so
+// herald processes hold no durable state of their own.
+package engine
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Config says where the engine lives and how hard it flushes.
+type Config struct {
+	// DataDir holds the embedded server's JetStream files. Defaults to "./data".
+	DataDir string
+	// NatsURL, when set, uses an external JetStream cluster instead of the
+	// embedded server. Defaults to "" (embedded).
+	NatsURL string
+	// NatsCredentials is a .creds file for the external cluster. Defaults to none.
+	NatsCredentials string
+	// Replicas is the replica count of every stream and bucket. Defaults to 1
+	// embedded and 3 with NatsURL.
+	Replicas int
+	// SyncInterval is how often the embedded server fsyncs its files. Writes
+	// reach the operating system before a publish is acknowledged, so a killed
+	// process loses nothing; a power loss or kernel crash can lose up to this
+	// much. Defaults to 2 minutes (nats-server's default).
+	SyncInterval time.Duration
+	// SyncAlways fsyncs every write before acknowledging it: nothing is lost even
+	// on power loss, at a large cost in throughput. Defaults to false.
+	SyncAlways bool
+	// ServerName names the embedded server. Defaults to "herald".
+	ServerName string
+}
+
+// WithDefaults returns the config with every unset field at its default.
+func (c Config) WithDefaults() Config {
+	c.DataDir = cmp.Or(c.DataDir, "./data")
+	if c.NatsURL != "" {
+		c.Replicas = cmp.Or(c.Replicas, 3)
+	}
+	c.Replicas = cmp.Or(c.Replicas, 1)
+	c.SyncInterval = cmp.Or(c.SyncInterval, 2*time.Minute)
+	c.ServerName = cmp.Or(c.ServerName, "herald")
+	return c
+}
+
+func (c Config) validate() error {
+	if c.Replicas < 1 || c.Replicas > 5 {
+		return fmt.Errorf("engine: replicas %d out of range 1..5", c.Replicas)
+	}
+	if c.NatsURL == "" && c.Replicas != 1 {
+		return errors.New("engine: the embedded server keeps one replica; replicas > 1 needs --nats-url")
+	}
+	if c.SyncInterval < 0 {
+		return errors.New("engine: negative sync interval")
+	}
+	return nil
+}
+
+// Engine is an open connection to JetStream.
+type Engine struct {
+	// NC is the NATS connection (in-process for the embedded server).
+	NC *nats.Conn
+	// JS is the JetStream API on NC.
+	JS       jetstream.JetStream
+	srv      *server.Server
+	replicas int
+	log      *slog.Logger
+}
+
+// Open starts the embedded server (or dials the external cluster) and
+// returns a ready engine.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Engine, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	e := &Engine{replicas: cfg.Replicas, log: log}
+	opts := []nats.Option{
+		nats.Name("herald"),
+		nats.MaxReconnects(-1),
+		nats.ReconnectBufSize(-1), // fail fast instead of buffering publishes nobody acknowledged
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			log.Warn("nats async error", "subject", subject, "err", err)
+		}),
+	}
+	url := cfg.NatsURL
+	if url == "" {
+		srv, err := startEmbedded(cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		e.srv = srv
+		opts = append(opts, nats.InProcessServer(srv))
+	} else if cfg.NatsCredentials != "" {
+		opts = append(opts, nats.UserCredentials(cfg.NatsCredentials))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		e.shutdownServer()
+		return nil, fmt.Errorf("engine: connect: %w", err)
+	}
+	e.NC = nc
+	js, err := jetstream.New(nc)
+	if err != nil {
+		_ = e.Close()
+		return nil, fmt.Errorf("engine: jetstream: %w", err)
+	}
+	e.JS = js
+	if _, err := js.AccountInfo(ctx); err != nil {
+		_ = e.Close()
+		return nil, fmt.Errorf("engine: jetstream not available: %w", err)
+	}
+	return e, nil
+}
+
+func startEmbedded(cfg Config, log *slog.Logger) (*server.Server, error) {
+	dir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("engine: data dir: %w", err)
+	}
+	opts := &server.Options{
+		ServerName:   cfg.ServerName,
+		DontListen:   true,
+		JetStream:    true,
+		StoreDir:     filepath.Join(dir, "jetstream"),
+		SyncInterval: cfg.SyncInterval,
+		SyncAlways:   cfg.SyncAlways,
+		NoSigs:       true,
+		// Big enough for the largest batch herald writes in one message.
+		MaxPayload: 8 << 20,
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("engine: embedded server: %w", err)
+	}
+	srv.SetLoggerV2(natsLogger{log.With("component", "nats")}, false, false, false)
+	srv.Start()
+	if !srv.ReadyForConnections(30 * time.Second) {
+		srv.Shutdown()
+		return nil, errors.New("engine: embedded server did not start in 30s")
+	}
+	return srv, nil
+}
+
+// Replicas is the replica count streams and buckets are created with.
+func (e *Engine) Replicas() int { return e.replicas }
+
+// Embedded reports whether the engine runs in this process.
+func (e *Engine) Embedded() bool { return e.srv != nil }
+
+// Close flushes the connection and stops the embedded server.
+func (e *Engine) Close() error {
+	var err error
+	if e.NC != nil {
+		err = e.NC.Drain()
+		waitClosed(e.NC, 5*time.Second)
+	}
+	e.shutdownServer()
+	return err
+}
+
+func waitClosed(nc *nats.Conn, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for !nc.IsClosed() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	nc.Close()
+}
+
+func (e *Engine) shutdownServer() {
+	if e.srv == nil {
+		return
+	}
+	e.srv.Shutdown()
+	e.srv.WaitForShutdown()
+}
+
+// Stream creates the stream or updates it to cfg, at the engine's replica
+// count.
+func (e *Engine) Stream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	cfg.Replicas = e.replicas
+	cfg.Storage = jetstream.FileStorage
+	s, err := e.JS.CreateOrUpdateStream(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("engine: stream %s: %w", cfg.Name, err)
+	}
+	return s, nil
+}
+
+// KV opens (creating if needed) a key-value bucket keeping history revisions
+// of each key.
+func (e *Engine) KV(ctx context.Context, bucket string, history uint8) (jetstream.KeyValue, error) {
+	kv, err := e.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:   bucket,
+		History:  cmp.Or(history, 1),
+		Storage:  jetstream.FileStorage,
+		Replicas: e.replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("engine: bucket %s: %w", bucket, err)
+	}
+	return kv, nil
+}

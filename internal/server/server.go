@@ -1,0 +1,150 @@
+// Package server assembles herald: it opens the engine, the account, topic,
+// queue and push services, the CMQ API, the MQTT broker and its gateway, and
+// runs them until the context ends.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/herald-mq/herald/internal/account"
+	"github.com/herald-mq/herald/internal/api/cmq"
+	"github.com/herald-mq/herald/internal/clock"
+	"github.com/herald-mq/herald/internal/config"
+	"github.com/herald-mq/herald/internal/engine"
+	"github.com/herald-mq/herald/internal/topic"
+)
+
+// ReadyLine is printed on stdout once every listener accepts.
+const ReadyLine = "herald ready"
+
+// shutdownBudget bounds a graceful stop (the contract says exit within 10 s).
+const shutdownBudget = 8 * time.Second
+
+// Run serves until ctx ends, then stops gracefully.
+func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Logger) error {
+	clk := clock.Real{}
+	always, interval, err := cfg.FsyncPolicy()
+	if err != nil {
+		return err
+	}
+	eng, err := engine.Open(ctx, engine.Config{
+		DataDir: cfg.DataDir, NatsURL: cfg.NatsURL, NatsCredentials: cfg.NatsCreds,
+		Replicas: replicas(cfg), SyncInterval: interval, SyncAlways: always,
+	}, log)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = eng.Close() }()
+
+	accountsKV, err := eng.KV(ctx, account.Bucket, 1)
+	if err != nil {
+		return err
+	}
+	accounts := account.Open(accountsKV, log)
+	acct, created, err := accounts.Bootstrap(ctx, cfg.AppID, cfg.SecretID, cfg.SecretKey, clk.Now())
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(stdout, "herald: generated API credentials (shown once): APPID=%d SecretId=%s SecretKey=%s\n",
+			acct.AppID, acct.SecretID, acct.SecretKey)
+	}
+
+	topicsKV, err := eng.KV(ctx, topic.TopicBucket, 1)
+	if err != nil {
+		return err
+	}
+	subsKV, err := eng.KV(ctx, topic.SubscriptionBucket, 1)
+	if err != nil {
+		return err
+	}
+	topics, err := topic.OpenStore(ctx, topicsKV, subsKV, clk, log)
+	if err != nil {
+		return err
+	}
+	defer topics.Close()
+
+	api, err := cmq.New(cmq.Config{
+		SignatureWindow:          cfg.SignatureWindow,
+		MaxSubscriptionsPerTopic: cfg.MaxSubscriptionsPerTopic,
+	}, cmq.Deps{Accounts: accounts, Topics: topics, Clock: clk, Log: log})
+	if err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	apiHandler := instrument(reg, api)
+	mux.Handle("/v2/index.php", apiHandler)
+	mux.Handle("/{$}", apiHandler)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("http listener: %w", err)
+	}
+	httpSrv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpSrv.Serve(ln) }()
+	log.Info("listening", "http", ln.Addr().String(), "engine_embedded", eng.Embedded())
+	fmt.Fprintln(stdout, ReadyLine)
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		return fmt.Errorf("http server: %w", err)
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownBudget)
+	defer cancel()
+	if err := httpSrv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("http shutdown", "err", err)
+	}
+	return nil
+}
+
+func replicas(cfg config.Config) int {
+	if cfg.NatsURL == "" {
+		return 1
+	}
+	return cfg.NatsReplicas
+}
+
+// instrument counts and times API requests (a decorator at the edge).
+func instrument(reg prometheus.Registerer, next http.Handler) http.Handler {
+	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "herald_api_requests_total", Help: "CMQ API requests by HTTP method.",
+	}, []string{"method"})
+	dur := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "herald_api_request_seconds", Help: "CMQ API request latency.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+	})
+	reg.MustRegister(reqs, dur)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		next.ServeHTTP(w, r)
+		reqs.WithLabelValues(r.Method).Inc()
+		dur.Observe(time.Since(start).Seconds())
+	})
+}
