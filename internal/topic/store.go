@@ -119,8 +119,16 @@ func (s *Store) CreateTopic(ctx context.Context, t Topic) (Topic, error) {
 	return t, s.idx.waitTopic(ctx, rev)
 }
 
-// Topic returns one topic.
+// Topic returns one topic, from the index when it is there (the publish
+// path), else from the bucket.
 func (s *Store) Topic(ctx context.Context, appID int64, name string) (Topic, error) {
+	if t, ok := s.idx.topic(topicKey(appID, name)); ok {
+		return t, nil
+	}
+	return s.topicFromBucket(ctx, appID, name)
+}
+
+func (s *Store) topicFromBucket(ctx context.Context, appID int64, name string) (Topic, error) {
 	e, err := s.topics.Get(ctx, topicKey(appID, name))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return Topic{}, ErrTopicNotFound
@@ -175,7 +183,7 @@ func (s *Store) ListTopics(appID int64, search string, offset, limit int) (int, 
 
 // DeleteTopic removes a topic that has no subscriptions.
 func (s *Store) DeleteTopic(ctx context.Context, appID int64, name string) error {
-	if _, err := s.Topic(ctx, appID, name); err != nil {
+	if _, err := s.topicFromBucket(ctx, appID, name); err != nil {
 		return err
 	}
 	n, err := s.countSubscriptions(ctx, appID, name)
@@ -232,7 +240,7 @@ func (s *Store) Subscribe(ctx context.Context, sub Subscription, max int) (Subsc
 	}
 	// A DeleteTopic racing with us may have checked before our write: if the
 	// topic is gone now, take the subscription back.
-	if _, err := s.Topic(ctx, sub.AppID, sub.TopicName); err != nil {
+	if _, err := s.topicFromBucket(ctx, sub.AppID, sub.TopicName); err != nil {
 		_ = s.subs.Delete(ctx, key)
 		return Subscription{}, err
 	}

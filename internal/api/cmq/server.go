@@ -38,6 +38,8 @@ type Deps struct {
 	Accounts Accounts
 	// Topics serves the topic and subscription actions.
 	Topics Topics
+	// Messages publishes topic messages.
+	Messages Messages
 	// Queues serves the queue actions; nil leaves them out.
 	Queues Queues
 	Clock  clock.Clock
@@ -67,8 +69,8 @@ type Server struct {
 // New returns the API handler.
 func New(cfg Config, deps Deps) (*Server, error) {
 	cfg = cfg.WithDefaults()
-	if deps.Accounts == nil || deps.Topics == nil || deps.Log == nil {
-		return nil, errors.New("cmq: Accounts, Topics and Log are required")
+	if deps.Accounts == nil || deps.Topics == nil || deps.Messages == nil || deps.Log == nil {
+		return nil, errors.New("cmq: Accounts, Topics, Messages and Log are required")
 	}
 	deps.Clock = cmp.Or[clock.Clock](deps.Clock, clock.Real{})
 	s := &Server{
@@ -78,6 +80,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		actions: map[string]actionFunc{},
 	}
 	s.addTopicActions()
+	s.addPublishActions()
 	if deps.Queues != nil {
 		s.addQueueActions()
 	}

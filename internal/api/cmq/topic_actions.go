@@ -153,12 +153,6 @@ type topicAttributes struct {
 	QPS                 int    `json:"qps"`
 }
 
-// MessageCounter is the optional capability of the topic service to count a
-// topic's retained messages (GetTopicAttributes msgCount).
-type MessageCounter interface {
-	MessageCount(ctx context.Context, appID int64, topicName string) (int64, error)
-}
-
 func (s *Server) getTopicAttributes(ctx context.Context, req *Request) (any, error) {
 	name, err := topicName(req.Params)
 	if err != nil {
@@ -168,11 +162,9 @@ func (s *Server) getTopicAttributes(ctx context.Context, req *Request) (any, err
 	if err != nil {
 		return nil, err
 	}
-	var count int64
-	if c, ok := s.deps.Topics.(MessageCounter); ok {
-		if count, err = c.MessageCount(ctx, t.AppID, t.Name); err != nil {
-			return nil, err
-		}
+	count, err := s.deps.Messages.MessageCount(ctx, t.AppID, t.Name)
+	if err != nil {
+		return nil, err
 	}
 	return topicAttributes{
 		TopicID: t.ID, TopicName: t.Name, MsgCount: count, MaxMsgSize: t.MaxMsgSize,
@@ -226,7 +218,13 @@ func (s *Server) deleteTopic(ctx context.Context, req *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, s.deps.Topics.DeleteTopic(ctx, req.Account.AppID, name)
+	if err := s.deps.Topics.DeleteTopic(ctx, req.Account.AppID, name); err != nil {
+		return nil, err
+	}
+	if err := s.deps.Messages.PurgeMessages(ctx, req.Account.AppID, name); err != nil {
+		s.deps.Log.Warn("deleted topic's messages not purged", "topic", name, "err", err)
+	}
+	return nil, nil
 }
 
 func (s *Server) subscribe(ctx context.Context, req *Request) (any, error) {
@@ -383,7 +381,7 @@ func bindingKeys(p Params, tooMany *Error) ([]string, error) {
 // checkRoutingWords applies the limits shared by bindingKey and routingKey:
 // at most 64 bytes and 15 dots.
 func checkRoutingWords(k, name string) error {
-	if len(k) > maxKeyBytes {
+	if len(k) > maxKeyBytes || (name == "bindingKey" && k == "") {
 		return errRange(name)
 	}
 	if strings.Count(k, ".") > maxKeyDots {

@@ -1,0 +1,163 @@
+package cmq_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/herald-mq/herald/client"
+	"github.com/herald-mq/herald/internal/account"
+	"github.com/herald-mq/herald/internal/api/cmq"
+	"github.com/herald-mq/herald/internal/clock"
+	"github.com/herald-mq/herald/internal/engine"
+	"github.com/herald-mq/herald/internal/engine/enginetest"
+	"github.com/herald-mq/herald/internal/topic"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/nats-io/nats-server/v2/server.(*Server).startGoRoutine.func1"))
+}
+
+const (
+	testSecretID  = "AKIDtest"
+	testSecretKey = "testSecretKey"
+	testAppID     = 1000000
+	testHost      = "127.0.0.1:8080"
+	testNow       = 1700000000
+)
+
+// api is a CMQ API over a real embedded engine, with a fake clock at testNow.
+type api struct {
+	t      testing.TB
+	h      http.Handler
+	clk    *clock.Fake
+	topics *topic.Store
+	eng    *engine.Engine
+	nonce  atomic.Int64
+	host   string
+}
+
+func newAPI(t testing.TB) *api {
+	return newAPIOn(t, enginetest.New(t))
+}
+
+func newAPIOn(t testing.TB, eng *engine.Engine) *api {
+	t.Helper()
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	clk := clock.NewFake(time.Unix(testNow, 0))
+	akv, err := eng.KV(ctx, account.Bucket, 1)
+	require.NoError(t, err)
+	accounts := account.Open(akv, log)
+	require.NoError(t, accounts.Put(ctx, account.Account{AppID: testAppID, SecretID: testSecretID, SecretKey: testSecretKey}))
+	tkv, err := eng.KV(ctx, topic.TopicBucket, 1)
+	require.NoError(t, err)
+	skv, err := eng.KV(ctx, topic.SubscriptionBucket, 1)
+	require.NoError(t, err)
+	topics, err := topic.OpenStore(ctx, tkv, skv, clk, log)
+	require.NoError(t, err)
+	t.Cleanup(topics.Close)
+	h, err := cmq.New(cmq.Config{}, cmq.Deps{Accounts: accounts, Topics: topics, Clock: clk, Log: log})
+	require.NoError(t, err)
+	return &api{t: t, h: h, clk: clk, topics: topics, eng: eng, host: testHost}
+}
+
+// signed returns the POST body of a correctly signed request.
+func (a *api) signed(method string, params map[string]string) string {
+	ps := []client.Param{
+		{Key: "SecretId", Value: testSecretID},
+		{Key: "Timestamp", Value: strconv.FormatInt(a.clk.Now().Unix(), 10)},
+		{Key: "Nonce", Value: strconv.FormatInt(a.nonce.Add(1), 10)},
+		{Key: "SignatureMethod", Value: "HmacSHA256"},
+	}
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		ps = append(ps, client.Param{Key: k, Value: params[k]})
+	}
+	sig := client.Sign("HmacSHA256", testSecretKey, client.StringToSign(method, testHost, "/v2/index.php", ps))
+	form := url.Values{}
+	for _, p := range ps {
+		form.Set(p.Key, p.Value)
+	}
+	form.Set("Signature", sig)
+	return form.Encode()
+}
+
+// do sends a raw request and decodes the envelope.
+func (a *api) do(method, target, body string) map[string]any {
+	a.t.Helper()
+	var out map[string]any
+	raw := a.raw(method, target, body)
+	require.NoError(a.t, json.Unmarshal(raw, &out), string(raw))
+	require.IsType(a.t, "", out["requestId"])
+	require.NotEmpty(a.t, out["requestId"])
+	require.IsType(a.t, "", out["message"])
+	return out
+}
+
+// raw sends a request and returns the response body.
+func (a *api) raw(method, target, body string) []byte {
+	a.t.Helper()
+	var r *http.Request
+	if method == http.MethodGet {
+		r = httptest.NewRequest(method, target+"?"+body, nil)
+	} else {
+		r = httptest.NewRequest(method, target, strings.NewReader(body))
+	}
+	r.Host = a.host
+	w := httptest.NewRecorder()
+	a.h.ServeHTTP(w, r)
+	require.Equal(a.t, http.StatusOK, w.Code)
+	require.Equal(a.t, "application/json; charset=utf-8", w.Header().Get("Content-Type"))
+	return w.Body.Bytes()
+}
+
+// call signs and POSTs an action with params (key=value pairs).
+func (a *api) call(action string, kv ...string) map[string]any {
+	a.t.Helper()
+	params := map[string]string{"Action": action}
+	for i := 0; i+1 < len(kv); i += 2 {
+		params[kv[i]] = kv[i+1]
+	}
+	return a.do(http.MethodPost, "/v2/index.php", a.signed(http.MethodPost, params))
+}
+
+// ok asserts success and returns the response.
+func (a *api) ok(action string, kv ...string) map[string]any {
+	a.t.Helper()
+	out := a.call(action, kv...)
+	require.Equal(a.t, float64(0), out["code"], "%v", out)
+	require.Equal(a.t, "", out["message"])
+	return out
+}
+
+// fails asserts the CMQ code and module code of a failed call.
+func (a *api) fails(code, module int, action string, kv ...string) map[string]any {
+	a.t.Helper()
+	out := a.call(action, kv...)
+	requireCode(a.t, out, code, module)
+	return out
+}
+
+func requireCode(t testing.TB, out map[string]any, code, module int) {
+	t.Helper()
+	require.Equal(t, float64(code), out["code"], "%v", out)
+	require.True(t, strings.HasPrefix(out["message"].(string), "("+strconv.Itoa(module)+")"), "message %q, want module %d", out["message"], module)
+}

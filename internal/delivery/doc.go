@@ -1,0 +1,19 @@
+// Package delivery drives every published message to each matching
+// subscription until it is delivered or given up.
+//
+// Two durable JetStream consumers, shared by every herald process, do all
+// the work, however many subscriptions there are:
+//
+//   - fanout reads the message stream. For each message it starts one
+//     attempt per matching subscription and acknowledges the message only
+//     when every attempt has either succeeded or been handed to the retry
+//     stream, so a crash at any point redelivers the message (at least once).
+//   - retry reads due retry records. A failed attempt writes a record for
+//     the next one into the retry stream as a scheduled message (JetStream
+//     message schedules), so waiting retries cost neither a consumer per
+//     subscription nor hours of delayed NAKs.
+//
+// Attempts go through a Sender that never blocks; when an endpoint is
+// saturated (slow or dead) the attempt is deferred through the retry stream
+// instead of waiting, so one endpoint never holds up the others.
+package delivery

@@ -1,0 +1,388 @@
+package delivery
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/herald-mq/herald/internal/clock"
+	"github.com/herald-mq/herald/internal/topic"
+)
+
+// Stream, subjects and consumers of the retry stream.
+const (
+	RetryStream      = "HERALD_RETRIES"
+	retryPrefix      = "herald.retry."
+	schedulePrefix   = "herald.sched."
+	fanoutConsumer   = "herald-fanout"
+	retryConsumer    = "herald-retry"
+	headerSchedule   = "Nats-Schedule"
+	headerSchedTgt   = "Nats-Schedule-Target"
+	retryTargetAppID = retryPrefix + "due"
+)
+
+// ErrHandBack is the outcome error of an attempt that was not made because
+// herald is stopping: the message goes back to the engine for another try,
+// without counting as an attempt.
+var ErrHandBack = errors.New("delivery: stopping, attempt handed back")
+
+// Config tunes delivery.
+type Config struct {
+	// Policy returns the retry policy of a notifyStrategy. Required.
+	Policy func(strategy string) RetryPolicy
+	// DeferDelay is how long an attempt waits when its endpoint is saturated.
+	// Defaults to 1 second.
+	DeferDelay time.Duration
+	// AckWait is how long the engine waits for a message's attempts before
+	// giving it to another consumer; longer than any push timeout.
+	// Defaults to 2 minutes.
+	AckWait time.Duration
+	// MaxAckPending bounds messages in flight per consumer. Defaults to 20000.
+	MaxAckPending int
+}
+
+// WithDefaults returns the config with every unset field at its default.
+func (c Config) WithDefaults() Config {
+	c.DeferDelay = cmp.Or(c.DeferDelay, time.Second)
+	c.AckWait = cmp.Or(c.AckWait, 2*time.Minute)
+	c.MaxAckPending = cmp.Or(c.MaxAckPending, 20000)
+	return c
+}
+
+func (c Config) validate() error {
+	if c.Policy == nil {
+		return errors.New("delivery: Config.Policy is required")
+	}
+	return nil
+}
+
+// Deps are what delivery works with.
+type Deps struct {
+	JS jetstream.JetStream
+	// Stream creates or updates a stream (the engine's replica settings).
+	Stream  func(context.Context, jetstream.StreamConfig) (jetstream.Stream, error)
+	Subs    Subscriptions
+	Sender  Sender
+	Queues  QueueSink // nil: queue subscriptions wait in the retry stream
+	GiveUps GiveUps
+	Clock   clock.Clock
+	Log     *slog.Logger
+}
+
+// Service runs the fan-out and retry consumers.
+type Service struct {
+	cfg      Config
+	deps     Deps
+	sched    scheduler
+	messages jetstream.Stream
+	fanout   jetstream.Consumer
+	retry    jetstream.Consumer
+
+	mu       sync.Mutex
+	contexts []jetstream.ConsumeContext
+	inflight sync.WaitGroup
+	stopping chan struct{}
+}
+
+// New creates the retry stream and both consumers.
+func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	retries, err := deps.Stream(ctx, jetstream.StreamConfig{
+		Name:              RetryStream,
+		Description:       "herald delivery retries: scheduled and due attempts",
+		Subjects:          []string{retryPrefix + ">", schedulePrefix + ">"},
+		Retention:         jetstream.WorkQueuePolicy,
+		AllowMsgSchedules: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	messages, err := deps.Stream(ctx, topic.StreamConfig())
+	if err != nil {
+		return nil, err
+	}
+	consumer := func(s jetstream.Stream, name, filter string) (jetstream.Consumer, error) {
+		c, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+			Durable:       name,
+			FilterSubject: filter,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       cfg.AckWait,
+			MaxAckPending: cfg.MaxAckPending,
+			MaxDeliver:    -1,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("delivery: consumer %s: %w", name, err)
+		}
+		return c, nil
+	}
+	fanout, err := consumer(messages, fanoutConsumer, topic.SubjectPrefix+">")
+	if err != nil {
+		return nil, err
+	}
+	retry, err := consumer(retries, retryConsumer, retryPrefix+">")
+	if err != nil {
+		return nil, err
+	}
+	return &Service{
+		cfg: cfg, deps: deps, messages: messages, fanout: fanout, retry: retry,
+		sched:    jsScheduler{js: deps.JS},
+		stopping: make(chan struct{}),
+	}, nil
+}
+
+// Start begins consuming.
+func (s *Service) Start(context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range []struct {
+		cons   jetstream.Consumer
+		handle func(jetstream.Msg)
+	}{{s.fanout, s.handleMessage}, {s.retry, s.handleRetry}} {
+		cc, err := c.cons.Consume(c.handle, jetstream.PullMaxMessages(1000), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
+				s.deps.Log.Debug("delivery consumer", "err", err)
+			}
+		}))
+		if err != nil {
+			for _, started := range s.contexts {
+				started.Stop()
+			}
+			return fmt.Errorf("delivery: consume: %w", err)
+		}
+		s.contexts = append(s.contexts, cc)
+	}
+	return nil
+}
+
+// Stop stops taking new messages and waits, until ctx ends, for the attempts
+// in flight; what is still unresolved then is redelivered by the engine.
+func (s *Service) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	for _, cc := range s.contexts {
+		cc.Stop()
+	}
+	s.contexts = nil
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("delivery: attempts still in flight: %w", ctx.Err())
+	}
+}
+
+// record is a retry-stream entry: the next attempt of one message to one
+// subscription. The body stays in the message stream.
+type record struct {
+	AppID      int64  `json:"app"`
+	Topic      string `json:"topic"`
+	Sub        string `json:"sub"`
+	SubID      string `json:"subId"`
+	MsgID      string `json:"msgId"`
+	Seq        uint64 `json:"seq"`
+	Published  int64  `json:"published"` // Unix ms
+	Attempts   int    `json:"attempts"`  // attempts made so far
+	DeliveryID string `json:"deliveryId"`
+}
+
+func (s *Service) handleMessage(msg jetstream.Msg) {
+	appID, topicName, ok := topic.ParseSubject(msg.Subject())
+	meta, err := msg.Metadata()
+	if !ok || err != nil {
+		s.deps.Log.Error("delivery: unreadable message, dropped", "subject", msg.Subject(), "err", err)
+		_ = msg.Term()
+		return
+	}
+	t, ok := s.deps.Subs.TopicFromIndex(appID, topicName)
+	if !ok {
+		_ = msg.Ack() // the topic was deleted
+		return
+	}
+	h := msg.Headers()
+	msgID := h.Get(jetstream.MsgIDHeader)
+	tags := topic.DecodeTags(h)
+	key := h.Get(topic.HeaderRoutingKey)
+	var targets []*topic.Subscription
+	for _, sub := range s.deps.Subs.Subscriptions(appID, topicName) {
+		if topic.Matches(t.FilterType, sub, tags, key) {
+			targets = append(targets, sub)
+		}
+	}
+	if len(targets) == 0 {
+		_ = msg.Ack()
+		return
+	}
+	g := s.newGroup(msg, len(targets))
+	for _, sub := range targets {
+		rec := record{
+			AppID: appID, Topic: topicName, Sub: sub.Name, SubID: sub.ID, MsgID: msgID,
+			Seq: meta.Sequence.Stream, Published: meta.Timestamp.UnixMilli(),
+			DeliveryID: msgID + "-" + sub.ID,
+		}
+		s.attempt(rec, sub, msg.Data(), tags, key, g.done)
+	}
+}
+
+func (s *Service) handleRetry(msg jetstream.Msg) {
+	var rec record
+	if err := json.Unmarshal(msg.Data(), &rec); err != nil {
+		s.deps.Log.Error("delivery: unreadable retry record, dropped", "err", err)
+		_ = msg.Term()
+		return
+	}
+	sub := s.findSubscription(rec)
+	if sub == nil {
+		_ = msg.Ack() // unsubscribed (or re-created under the same name)
+		return
+	}
+	g := s.newGroup(msg, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	stored, err := s.messages.GetMsg(ctx, rec.Seq)
+	cancel()
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		s.deps.GiveUps.GaveUp(context.Background(), sub, rec.MsgID, errors.New("message expired"))
+		g.done(true)
+		return
+	}
+	if err != nil {
+		s.deps.Log.Warn("delivery: load message for retry", "msgId", rec.MsgID, "err", err)
+		g.done(false)
+		return
+	}
+	s.attempt(rec, sub, stored.Data, topic.DecodeTags(stored.Header), stored.Header.Get(topic.HeaderRoutingKey), g.done)
+}
+
+func (s *Service) findSubscription(rec record) *topic.Subscription {
+	for _, sub := range s.deps.Subs.Subscriptions(rec.AppID, rec.Topic) {
+		if sub.Name == rec.Sub && sub.ID == rec.SubID {
+			return sub
+		}
+	}
+	return nil
+}
+
+// attempt makes attempt number rec.Attempts+1 and calls resolved once the
+// attempt succeeded, was given up, or its next attempt is stored (true), or
+// if it could not be (false: the source message goes back to the engine).
+func (s *Service) attempt(rec record, sub *topic.Subscription, body []byte, tags []string, key string, resolved func(bool)) {
+	a := Attempt{
+		Sub: sub, MsgID: rec.MsgID, Body: body, Tags: tags, RoutingKey: key,
+		Published: time.UnixMilli(rec.Published), Number: rec.Attempts + 1, DeliveryID: rec.DeliveryID,
+	}
+	if sub.Protocol == topic.ProtocolQueue {
+		go func() {
+			if s.deps.Queues == nil {
+				resolved(s.schedule(rec, s.deps.Clock.Now().Add(s.cfg.DeferDelay)))
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			err := s.deps.Queues.Enqueue(ctx, sub.AppID, sub.Endpoint, body, rec.MsgID)
+			s.finish(rec, a, Outcome{Delivered: err == nil, Err: err}, resolved)
+		}()
+		return
+	}
+	if !s.deps.Sender.TrySend(a, func(o Outcome) { s.finish(rec, a, o, resolved) }) {
+		go func() { resolved(s.schedule(rec, s.deps.Clock.Now().Add(s.cfg.DeferDelay))) }()
+	}
+}
+
+func (s *Service) finish(rec record, a Attempt, o Outcome, resolved func(bool)) {
+	switch {
+	case o.Delivered:
+		resolved(true)
+		return
+	case errors.Is(o.Err, ErrHandBack):
+		resolved(false)
+		return
+	}
+	rec.Attempts = a.Number
+	next, ok := s.cfg.Policy(a.Sub.NotifyStrategy).Next(a.Number, a.Published, s.deps.Clock.Now())
+	if !ok {
+		reason := o.Err
+		if reason == nil {
+			reason = fmt.Errorf("endpoint answered HTTP %d", o.Status)
+		}
+		s.deps.GiveUps.GaveUp(context.Background(), a.Sub, a.MsgID, reason)
+		resolved(true)
+		return
+	}
+	resolved(s.schedule(rec, next))
+}
+
+// schedule stores rec to come due at at, and reports success.
+func (s *Service) schedule(rec record, at time.Time) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.sched.schedule(ctx, at, rec); err != nil {
+		s.deps.Log.Warn("delivery: retry not stored, message handed back", "msgId", rec.MsgID, "err", err)
+		return false
+	}
+	return true
+}
+
+// group acknowledges a source message once all its attempts are resolved.
+type group struct {
+	s       *Service
+	msg     jetstream.Msg
+	mu      sync.Mutex
+	left    int
+	handBak bool
+}
+
+func (s *Service) newGroup(msg jetstream.Msg, n int) *group {
+	s.inflight.Add(1)
+	return &group{s: s, msg: msg, left: n}
+}
+
+func (g *group) done(ok bool) {
+	g.mu.Lock()
+	g.left--
+	if !ok {
+		g.handBak = true
+	}
+	last, handBack := g.left == 0, g.handBak
+	g.mu.Unlock()
+	if !last {
+		return
+	}
+	if handBack {
+		_ = g.msg.Nak()
+	} else {
+		_ = g.msg.Ack()
+	}
+	g.s.inflight.Done()
+}
+
+// scheduler stores a retry record that comes due at a time.
+type scheduler interface {
+	schedule(ctx context.Context, at time.Time, rec record) error
+}
+
+type jsScheduler struct{ js jetstream.JetStream }
+
+func (j jsScheduler) schedule(ctx context.Context, at time.Time, rec record) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	m := &nats.Msg{Subject: schedulePrefix + nats.NewInbox()[len(nats.InboxPrefix):], Data: b, Header: nats.Header{}}
+	m.Header.Set(headerSchedule, "@at "+at.UTC().Format(time.RFC3339Nano))
+	m.Header.Set(headerSchedTgt, retryTargetAppID)
+	_, err = j.js.PublishMsg(ctx, m)
+	return err
+}

@@ -1,0 +1,374 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/herald-mq/herald/internal/clock"
+	"github.com/herald-mq/herald/internal/engine"
+	"github.com/herald-mq/herald/internal/engine/enginetest"
+	"github.com/herald-mq/herald/internal/push/retry"
+	"github.com/herald-mq/herald/internal/topic"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/nats-io/nats-server/v2/server.(*Server).startGoRoutine.func1"))
+}
+
+// fakeSender records attempts and answers them with a scripted outcome.
+type fakeSender struct {
+	mu       sync.Mutex
+	attempts []Attempt
+	answer   func(a Attempt) (Outcome, bool)
+	got      chan Attempt
+}
+
+func newFakeSender(answer func(Attempt) (Outcome, bool)) *fakeSender {
+	return &fakeSender{answer: answer, got: make(chan Attempt, 1000)}
+}
+
+func (f *fakeSender) TrySend(a Attempt, done func(Outcome)) bool {
+	o, accepted := f.answer(a)
+	if !accepted {
+		return false
+	}
+	f.mu.Lock()
+	f.attempts = append(f.attempts, a)
+	f.mu.Unlock()
+	f.got <- a
+	go done(o)
+	return true
+}
+
+type fakeGiveUps struct{ got chan string }
+
+func (g fakeGiveUps) GaveUp(_ context.Context, sub *topic.Subscription, msgID string, _ error) {
+	g.got <- sub.Name + "/" + msgID
+}
+
+type fakeQueues struct{ got chan string }
+
+func (q fakeQueues) Enqueue(_ context.Context, _ int64, queue string, body []byte, msgID string) error {
+	q.got <- queue + ":" + string(body) + ":" + msgID
+	return nil
+}
+
+// recordingScheduler remembers when each retry was scheduled for.
+type recordingScheduler struct {
+	inner scheduler
+	at    chan time.Time
+}
+
+func (r recordingScheduler) schedule(ctx context.Context, at time.Time, rec record) error {
+	r.at <- at
+	return r.inner.schedule(ctx, at, rec)
+}
+
+type rig struct {
+	t       *testing.T
+	eng     *engine.Engine
+	store   *topic.Store
+	pub     *topic.Publisher
+	svc     *Service
+	sender  *fakeSender
+	giveUps fakeGiveUps
+	queues  fakeQueues
+	sched   recordingScheduler
+	clk     *clock.Fake
+}
+
+func newRig(t *testing.T, scale float64, answer func(Attempt) (Outcome, bool)) *rig {
+	t.Helper()
+	ctx := context.Background()
+	eng := enginetest.New(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	clk := clock.NewFake(time.Now())
+	tkv, err := eng.KV(ctx, topic.TopicBucket, 1)
+	require.NoError(t, err)
+	skv, err := eng.KV(ctx, topic.SubscriptionBucket, 1)
+	require.NoError(t, err)
+	store, err := topic.OpenStore(ctx, tkv, skv, clk, log)
+	require.NoError(t, err)
+	t.Cleanup(store.Close)
+	pub, err := topic.NewPublisher(ctx, store, eng.JS, eng.Stream)
+	require.NoError(t, err)
+	r := &rig{
+		t: t, eng: eng, store: store, pub: pub, clk: clk,
+		sender:  newFakeSender(answer),
+		giveUps: fakeGiveUps{got: make(chan string, 100)},
+		queues:  fakeQueues{got: make(chan string, 100)},
+	}
+	policies := retry.Config{Scale: scale, Int64N: func(n int64) int64 { return n - 1 }}
+	svc, err := New(ctx, Config{
+		Policy: func(strategy string) RetryPolicy {
+			p, err := retry.New(strategy, policies)
+			require.NoError(t, err)
+			return p
+		},
+		DeferDelay: 50 * time.Millisecond,
+	}, Deps{JS: eng.JS, Stream: eng.Stream, Subs: store, Sender: r.sender, Queues: r.queues, GiveUps: r.giveUps, Clock: clk, Log: log})
+	require.NoError(t, err)
+	r.sched = recordingScheduler{inner: svc.sched, at: make(chan time.Time, 100)}
+	svc.sched = r.sched
+	require.NoError(t, svc.Start(ctx))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = svc.Stop(ctx)
+	})
+	r.svc = svc
+	return r
+}
+
+func (r *rig) topic(name string, filterType int, subs ...topic.Subscription) topic.Topic {
+	ctx := context.Background()
+	tp, err := r.store.CreateTopic(ctx, topic.Topic{AppID: 1, Name: name, MaxMsgSize: 65536, FilterType: filterType})
+	require.NoError(r.t, err)
+	for _, s := range subs {
+		s.AppID, s.TopicName = 1, name
+		s.Protocol = cmpOr(s.Protocol, topic.ProtocolHTTP)
+		s.NotifyStrategy = cmpOr(s.NotifyStrategy, topic.ExponentialDecayRetry)
+		_, err := r.store.Subscribe(ctx, s, 100)
+		require.NoError(r.t, err)
+	}
+	return tp
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func (r *rig) next() Attempt {
+	r.t.Helper()
+	select {
+	case a := <-r.sender.got:
+		return a
+	case <-time.After(10 * time.Second):
+		r.t.Fatal("no attempt within 10s")
+		return Attempt{}
+	}
+}
+
+func (r *rig) none(d time.Duration) {
+	r.t.Helper()
+	select {
+	case a := <-r.sender.got:
+		r.t.Fatalf("unexpected attempt %s to %s", a.MsgID, a.Sub.Name)
+	case <-time.After(d):
+	}
+}
+
+func recv[T any](t *testing.T, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing received within 10s")
+		var zero T
+		return zero
+	}
+}
+
+func ok(Attempt) (Outcome, bool) { return Outcome{Delivered: true, Status: 200}, true }
+
+func TestFanOutFollowsTagFilters(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 1, ok)
+	tp := r.topic("t", topic.FilterTag,
+		topic.Subscription{Name: "all", Endpoint: "http://e/1"},
+		topic.Subscription{Name: "ab", Endpoint: "http://e/2", FilterTags: []string{"a", "b"}},
+		topic.Subscription{Name: "c", Endpoint: "http://e/3", FilterTags: []string{"c"}},
+		topic.Subscription{Name: "q", Protocol: topic.ProtocolQueue, Endpoint: "inbox", FilterTags: []string{"b"}},
+	)
+	ids, err := r.pub.Publish(context.Background(), tp, []topic.Message{{Body: []byte("hello"), Tags: []string{"b", "x"}}})
+	require.NoError(t, err)
+	got := map[string]Attempt{}
+	for range 2 {
+		a := r.next()
+		got[a.Sub.Name] = a
+	}
+	require.Contains(t, got, "all")
+	require.Contains(t, got, "ab")
+	a := got["ab"]
+	require.Equal(t, ids[0], a.MsgID)
+	require.Equal(t, "hello", string(a.Body))
+	require.Equal(t, []string{"b", "x"}, a.Tags)
+	require.Equal(t, 1, a.Number)
+	require.Equal(t, ids[0]+"-"+a.Sub.ID, a.DeliveryID)
+	require.WithinDuration(t, time.Now(), a.Published, 5*time.Second)
+	require.Equal(t, "inbox:hello:"+ids[0], recv(t, r.queues.got))
+	r.none(300 * time.Millisecond)
+
+	// Untagged messages reach only the unfiltered subscription.
+	_, err = r.pub.Publish(context.Background(), tp, []topic.Message{{Body: []byte("plain")}})
+	require.NoError(t, err)
+	require.Equal(t, "all", r.next().Sub.Name)
+	r.none(300 * time.Millisecond)
+	r.waitAcked(topic.MessageStream, fanoutConsumer)
+}
+
+func (r *rig) waitAcked(stream, consumer string) {
+	r.t.Helper()
+	require.Eventually(r.t, func() bool {
+		c, err := r.eng.JS.Consumer(context.Background(), stream, consumer)
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(context.Background())
+		return err == nil && info.NumAckPending == 0 && info.NumPending == 0
+	}, 10*time.Second, 20*time.Millisecond)
+}
+
+func TestRoutingKeys(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 1, ok)
+	tp := r.topic("r", topic.FilterRouting,
+		topic.Subscription{Name: "one", Endpoint: "http://e/1", BindingKeys: []string{"1.*.0"}},
+		topic.Subscription{Name: "many", Endpoint: "http://e/2", BindingKeys: []string{"1.#.0"}},
+		topic.Subscription{Name: "any", Endpoint: "http://e/3", BindingKeys: []string{"zzz", "#"}},
+	)
+	cases := []struct {
+		key  string
+		want []string
+	}{
+		{"1.x.0", []string{"any", "many", "one"}},
+		{"1.2.3.4.4.2.2.0", []string{"any", "many"}},
+		{"1.0", []string{"any", "many"}},
+		{"", []string{"any"}},
+	}
+	for _, tc := range cases {
+		_, err := r.pub.Publish(context.Background(), tp, []topic.Message{{Body: []byte(tc.key), RoutingKey: tc.key}})
+		require.NoError(t, err)
+		var names []string
+		for range tc.want {
+			a := r.next()
+			require.Equal(t, tc.key, a.RoutingKey)
+			names = append(names, a.Sub.Name)
+		}
+		require.ElementsMatch(t, tc.want, names, tc.key)
+		r.none(200 * time.Millisecond)
+	}
+}
+
+func TestPublishRefusals(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 1, ok)
+	bare := r.topic("bare", topic.FilterTag)
+	_, err := r.pub.Publish(context.Background(), bare, []topic.Message{{Body: []byte("x")}})
+	require.ErrorIs(t, err, topic.ErrNoSubscription)
+	tagged := r.topic("tagged", topic.FilterTag, topic.Subscription{Name: "s", Endpoint: "http://e", FilterTags: []string{"a"}})
+	_, err = r.pub.Publish(context.Background(), tagged, []topic.Message{{Body: []byte("x"), Tags: []string{"b"}}})
+	require.ErrorIs(t, err, topic.ErrNoMatch)
+	n, err := r.pub.MessageCount(context.Background(), 1, "tagged")
+	require.NoError(t, err)
+	require.Zero(t, n, "refused publishes store nothing")
+}
+
+// Every attempt of EXPONENTIAL_DECAY_RETRY is scheduled at exactly the
+// policy's time on the injected clock, and numbered.
+func TestExponentialRetrySchedule(t *testing.T) {
+	t.Parallel()
+	const scale = 0.01
+	var calls int
+	var mu sync.Mutex
+	r := newRig(t, scale, func(Attempt) (Outcome, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if calls <= 4 {
+			return Outcome{Status: 500}, true
+		}
+		return Outcome{Delivered: true, Status: 204}, true
+	})
+	tp := r.topic("t", topic.FilterTag, topic.Subscription{Name: "s", Endpoint: "http://e"})
+	_, err := r.pub.Publish(context.Background(), tp, []topic.Message{{Body: []byte("x")}})
+	require.NoError(t, err)
+	now := r.clk.Now()
+	for i, interval := range []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond, 80 * time.Millisecond} {
+		a := r.next()
+		require.Equal(t, i+1, a.Number)
+		require.Equal(t, now.Add(interval), recv(t, r.sched.at), "attempt %d", i+1)
+	}
+	a := r.next()
+	require.Equal(t, 5, a.Number)
+	require.Equal(t, r.svc.retry.CachedInfo().Name, retryConsumer)
+	r.waitAcked(RetryStream, retryConsumer)
+	r.waitAcked(topic.MessageStream, fanoutConsumer)
+}
+
+// BACKOFF_RETRY makes three retries and then gives the message up.
+func TestBackoffGivesUpAfterThreeRetries(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 0.001, func(Attempt) (Outcome, bool) { return Outcome{Err: errors.New("connection refused")}, true })
+	tp := r.topic("t", topic.FilterTag, topic.Subscription{Name: "s", Endpoint: "http://e", NotifyStrategy: topic.BackoffRetry})
+	ids, err := r.pub.Publish(context.Background(), tp, []topic.Message{{Body: []byte("x")}})
+	require.NoError(t, err)
+	now := r.clk.Now()
+	for i := 1; i <= 4; i++ {
+		require.Equal(t, i, r.next().Number)
+		if i <= 3 {
+			// Int64N returns n-1: the longest interval, 29 s, scaled.
+			require.Equal(t, now.Add(29*time.Millisecond), recv(t, r.sched.at))
+		}
+	}
+	require.Equal(t, "s/"+ids[0], recv(t, r.giveUps.got))
+	r.none(300 * time.Millisecond)
+	r.waitAcked(RetryStream, retryConsumer)
+}
+
+// A saturated endpoint defers the attempt through the retry stream without
+// counting it.
+func TestSaturatedEndpointDefers(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	refusals := 0
+	r := newRig(t, 1, func(Attempt) (Outcome, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if refusals < 2 {
+			refusals++
+			return Outcome{}, false
+		}
+		return Outcome{Delivered: true}, true
+	})
+	tp := r.topic("t", topic.FilterTag, topic.Subscription{Name: "s", Endpoint: "http://e"})
+	_, err := r.pub.Publish(context.Background(), tp, []topic.Message{{Body: []byte("x")}})
+	require.NoError(t, err)
+	require.Equal(t, r.clk.Now().Add(50*time.Millisecond), recv(t, r.sched.at))
+	require.Equal(t, r.clk.Now().Add(50*time.Millisecond), recv(t, r.sched.at))
+	require.Equal(t, 1, r.next().Number)
+	r.waitAcked(RetryStream, retryConsumer)
+}
+
+// Retries of a subscription that is gone are dropped.
+func TestUnsubscribedRetriesDropped(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 0.1, func(Attempt) (Outcome, bool) { return Outcome{Status: 503}, true })
+	tp := r.topic("t", topic.FilterTag, topic.Subscription{Name: "s", Endpoint: "http://e"})
+	_, err := r.pub.Publish(context.Background(), tp, []topic.Message{{Body: []byte("x")}})
+	require.NoError(t, err)
+	require.Equal(t, 1, r.next().Number)
+	recv(t, r.sched.at)
+	require.NoError(t, r.store.Unsubscribe(context.Background(), 1, "t", "s"))
+	r.none(500 * time.Millisecond)
+	r.waitAcked(RetryStream, retryConsumer)
+	s, err := r.eng.JS.Stream(context.Background(), RetryStream)
+	require.NoError(t, err)
+	info, err := s.Info(context.Background())
+	require.NoError(t, err)
+	require.Zero(t, info.State.Msgs)
+	var _ jetstream.Stream = s
+}

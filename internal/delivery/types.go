@@ -1,0 +1,62 @@
+package delivery
+
+import (
+	"context"
+	"time"
+
+	"github.com/herald-mq/herald/internal/topic"
+)
+
+// Attempt is one try at delivering one message to one subscription.
+type Attempt struct {
+	Sub        *topic.Subscription
+	MsgID      string
+	Body       []byte
+	Tags       []string
+	RoutingKey string
+	Published  time.Time
+	// Number counts attempts, from 1.
+	Number int
+	// DeliveryID is the same for every attempt of this message to this
+	// subscription (Standard Webhooks' webhook-id).
+	DeliveryID string
+}
+
+// Outcome is how an attempt ended.
+type Outcome struct {
+	Delivered bool
+	// SignatureRejected: the endpoint answered 403 to a signed push.
+	SignatureRejected bool
+	Status            int
+	Err               error
+}
+
+// Sender starts HTTP attempts without blocking.
+type Sender interface {
+	// TrySend starts the attempt and reports false, without calling done,
+	// when the endpoint is saturated. Otherwise done is called exactly once.
+	TrySend(a Attempt, done func(Outcome)) bool
+}
+
+// QueueSink puts a message into a queue (protocol=queue subscriptions).
+type QueueSink interface {
+	Enqueue(ctx context.Context, appID int64, queueName string, body []byte, msgID string) error
+}
+
+// RetryPolicy says when the next attempt is due.
+type RetryPolicy interface {
+	// Next returns the time of attempt number attempt+1 after attempt number
+	// attempt failed at now, or false to give up.
+	Next(attempt int, published, now time.Time) (time.Time, bool)
+}
+
+// Subscriptions finds the current subscriptions of a topic.
+type Subscriptions interface {
+	Subscriptions(appID int64, topicName string) []*topic.Subscription
+	TopicFromIndex(appID int64, name string) (topic.Topic, bool)
+}
+
+// GiveUps records messages given up for a subscription.
+type GiveUps interface {
+	GaveUp(ctx context.Context, sub *topic.Subscription, msgID string, reason error)
+}
