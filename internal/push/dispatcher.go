@@ -1,0 +1,180 @@
+package push
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// ResultFunc receives the Outcome of every job a Dispatcher accepted,
+// exactly once, from the goroutine that ran it. It must not block for long:
+// it holds one of the endpoint's workers.
+type ResultFunc func(j *Job, o Outcome)
+
+// DispatcherConfig sets up a Dispatcher.
+type DispatcherConfig struct {
+	// PerEndpoint is how many attempts run at once to one endpoint (scheme,
+	// host and port). Defaults to 16.
+	PerEndpoint int
+	// QueueSize is how many jobs wait per endpoint beyond those running;
+	// TrySubmit refuses more. Defaults to 256.
+	QueueSize int
+}
+
+// WithDefaults returns c with its zero fields set to their defaults.
+func (c DispatcherConfig) WithDefaults() DispatcherConfig {
+	c.PerEndpoint = cmp.Or(c.PerEndpoint, 16)
+	c.QueueSize = cmp.Or(c.QueueSize, 256)
+	return c
+}
+
+func (c DispatcherConfig) validate() error {
+	if c.PerEndpoint < 1 || c.QueueSize < 0 {
+		return fmt.Errorf("push: PerEndpoint %d must be ≥ 1 and QueueSize %d ≥ 0", c.PerEndpoint, c.QueueSize)
+	}
+	return nil
+}
+
+// Dispatcher runs push attempts with per-endpoint isolation: each endpoint
+// has its own bounded queue and at most PerEndpoint attempts in flight, so a
+// slow or dead endpoint fills only its own queue and holds only its own
+// workers. Workers are goroutines started on demand and gone when their
+// endpoint's queue is empty.
+type Dispatcher struct {
+	cfg    DispatcherConfig
+	pusher *Pusher
+	report ResultFunc
+
+	mu        sync.Mutex
+	endpoints map[string]*endpoint
+	started   bool
+	stopping  bool
+	// runCtx is the context attempts run under, from Start; Stop cancels it
+	// when its own deadline passes. Kept here because workers start long
+	// after Start returns.
+	runCtx    context.Context //nolint:containedctx // lifecycle context owned by Start/Stop
+	cancelRun context.CancelCauseFunc
+	wg        sync.WaitGroup
+}
+
+type endpoint struct {
+	queue   []*Job
+	workers int
+}
+
+// NewDispatcher returns a Dispatcher that pushes with p and reports every
+// accepted job's Outcome to report.
+func NewDispatcher(p *Pusher, cfg DispatcherConfig, report ResultFunc) (*Dispatcher, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if p == nil || report == nil {
+		return nil, errors.New("push: NewDispatcher needs a Pusher and a ResultFunc")
+	}
+	return &Dispatcher{cfg: cfg, pusher: p, report: report, endpoints: map[string]*endpoint{}}, nil
+}
+
+// Start lets the Dispatcher accept jobs. Cancelling ctx abandons the
+// attempts in flight, as Stop does when its deadline passes.
+func (d *Dispatcher) Start(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.started {
+		return errors.New("push: dispatcher already started")
+	}
+	d.started = true
+	d.runCtx, d.cancelRun = context.WithCancelCause(ctx)
+	return nil
+}
+
+// TrySubmit queues j without blocking. It returns false, and never reports
+// j, when the Dispatcher is not running or j's endpoint queue is full; the
+// caller then reschedules j durably instead of waiting.
+func (d *Dispatcher) TrySubmit(j *Job) bool {
+	key := endpointKey(j.Target.URL)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.started || d.stopping {
+		return false
+	}
+	ep := d.endpoints[key]
+	if ep == nil {
+		ep = &endpoint{}
+		d.endpoints[key] = ep
+	}
+	if ep.workers >= d.cfg.PerEndpoint && len(ep.queue) >= d.cfg.QueueSize {
+		return false
+	}
+	ep.queue = append(ep.queue, j)
+	if ep.workers < d.cfg.PerEndpoint {
+		ep.workers++
+		d.wg.Add(1)
+		go d.work(key, ep)
+	}
+	return true
+}
+
+// work runs ep's jobs until its queue is empty.
+func (d *Dispatcher) work(key string, ep *endpoint) {
+	defer d.wg.Done()
+	for {
+		d.mu.Lock()
+		if len(ep.queue) == 0 {
+			ep.workers--
+			if ep.workers == 0 {
+				delete(d.endpoints, key)
+			}
+			d.mu.Unlock()
+			return
+		}
+		j := ep.queue[0]
+		ep.queue[0] = nil
+		ep.queue = ep.queue[1:]
+		ctx := d.runCtx
+		d.mu.Unlock()
+		d.report(j, d.pusher.Push(ctx, j))
+	}
+}
+
+// Stop refuses new jobs, reports the queued ones as abandoned at once, and
+// waits for the attempts in flight. When ctx ends first it cancels them; they
+// are reported abandoned (hand them back) and Stop returns ctx's error once
+// every worker has finished.
+func (d *Dispatcher) Stop(ctx context.Context) error {
+	d.mu.Lock()
+	if !d.started || d.stopping {
+		d.mu.Unlock()
+		return nil
+	}
+	d.stopping = true
+	var queued []*Job
+	for _, ep := range d.endpoints {
+		queued = append(queued, ep.queue...)
+		clear(ep.queue)
+		ep.queue = ep.queue[:0]
+	}
+	d.mu.Unlock()
+	for _, j := range queued {
+		d.report(j, Outcome{Status: StatusAbandoned, Err: fmt.Errorf("%w: never attempted", ErrStopped)})
+	}
+
+	done := make(chan struct{})
+	go func() {
+		d.wg.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		d.cancelRun(fmt.Errorf("%w: stop deadline passed", ErrStopped))
+		<-done
+	}
+	d.cancelRun(ErrStopped)
+	d.pusher.CloseIdleConnections()
+	return err
+}
