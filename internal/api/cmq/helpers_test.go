@@ -70,7 +70,9 @@ func newAPIOn(t testing.TB, eng *engine.Engine) *api {
 	topics, err := topic.OpenStore(ctx, tkv, skv, clk, log)
 	require.NoError(t, err)
 	t.Cleanup(topics.Close)
-	h, err := cmq.New(cmq.Config{}, cmq.Deps{Accounts: accounts, Topics: topics, Clock: clk, Log: log})
+	pub, err := topic.NewPublisher(ctx, topics, eng.JS, eng.Stream)
+	require.NoError(t, err)
+	h, err := cmq.New(cmq.Config{}, cmq.Deps{Accounts: accounts, Topics: topics, Messages: pub, Clock: clk, Log: log})
 	require.NoError(t, err)
 	return &api{t: t, h: h, clk: clk, topics: topics, eng: eng, host: testHost}
 }
@@ -159,5 +161,9 @@ func (a *api) fails(code, module int, action string, kv ...string) map[string]an
 func requireCode(t testing.TB, out map[string]any, code, module int) {
 	t.Helper()
 	require.Equal(t, float64(code), out["code"], "%v", out)
+	if code == 0 {
+		require.Equal(t, "", out["message"])
+		return
+	}
 	require.True(t, strings.HasPrefix(out["message"].(string), "("+strconv.Itoa(module)+")"), "message %q, want module %d", out["message"], module)
 }

@@ -1,0 +1,48 @@
+# herald — see README.md. `make help` lists the targets.
+GO        ?= go
+BIN       ?= bin/herald
+LINT_VER  ?= v2.15.0
+GOBIN     ?= $(shell $(GO) env GOPATH)/bin
+FUZZTIME  ?= 10s
+
+.PHONY: help build run test race check lint fmt-check vet fuzz bench tools
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+build: ## build bin/herald
+	$(GO) build -o $(BIN) ./cmd/herald
+
+run: ## run the server with its embedded defaults
+	$(GO) run ./cmd/herald serve
+
+test: ## unit, integration and end-to-end tests
+	$(GO) test -count=1 ./...
+
+race: ## the tests with the race detector
+	$(GO) test -race -count=1 -timeout 12m ./...
+
+check: fmt-check vet lint fuzz race ## everything CI runs (the README's test command)
+
+vet: ## go vet
+	$(GO) vet ./...
+
+fmt-check: ## fail if gofmt would change a file
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+tools: ## install golangci-lint (pinned) into GOBIN
+	@test -x $(GOBIN)/golangci-lint && $(GOBIN)/golangci-lint version 2>/dev/null | grep -q "$(LINT_VER:v%=%)" || \
+		GOFLAGS= $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(LINT_VER)
+
+lint: tools ## golangci-lint with .golangci.yml
+	$(GOBIN)/golangci-lint run ./...
+
+fuzz: ## run every Fuzz target for FUZZTIME each
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
+			echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+bench: ## the benchmark program (ratios against baselines) and Go benchmarks
+	$(GO) run ./bench
