@@ -60,7 +60,8 @@ type Dispatcher struct {
 }
 
 type endpoint struct {
-	queue   []*Job
+	queue   []*Job // waiting
+	running int    // taken by a worker and not yet reported
 	workers int
 }
 
@@ -105,7 +106,7 @@ func (d *Dispatcher) TrySubmit(j *Job) bool {
 		ep = &endpoint{}
 		d.endpoints[key] = ep
 	}
-	if ep.workers >= d.cfg.PerEndpoint && len(ep.queue) >= d.cfg.QueueSize {
+	if len(ep.queue)+ep.running >= d.cfg.PerEndpoint+d.cfg.QueueSize {
 		return false
 	}
 	ep.queue = append(ep.queue, j)
@@ -133,9 +134,13 @@ func (d *Dispatcher) work(key string, ep *endpoint) {
 		j := ep.queue[0]
 		ep.queue[0] = nil
 		ep.queue = ep.queue[1:]
+		ep.running++
 		ctx := d.runCtx
 		d.mu.Unlock()
 		d.report(j, d.pusher.Push(ctx, j))
+		d.mu.Lock()
+		ep.running--
+		d.mu.Unlock()
 	}
 }
 

@@ -1,0 +1,190 @@
+package push_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/herald-mq/herald/internal/push"
+)
+
+type result struct {
+	job     *push.Job
+	outcome push.Outcome
+}
+
+func newDispatcher(t *testing.T, cfg push.DispatcherConfig) (*push.Dispatcher, chan result) {
+	t.Helper()
+	p := newPusher(t, push.Config{MaxIdleConnsPerHost: cfg.PerEndpoint})
+	results := make(chan result, 1024)
+	d, err := push.NewDispatcher(p, cfg, func(j *push.Job, o push.Outcome) { results <- result{j, o} })
+	require.NoError(t, err)
+	return d, results
+}
+
+func job(url string, n int) *push.Job {
+	return &push.Job{Message: fixtureMessage(), Target: push.Target{URL: url}, Attempt: push.Attempt{Number: 1}, Ref: n}
+}
+
+func recv(t *testing.T, results <-chan result) result {
+	t.Helper()
+	select {
+	case r := <-results:
+		return r
+	case <-t.Context().Done():
+		t.Fatal("test ended waiting for a result")
+	}
+	return result{}
+}
+
+// barrier releases its waiters n at a time.
+type barrier struct {
+	mu      sync.Mutex
+	n       int
+	waiting int
+	ch      chan struct{}
+}
+
+func newBarrier(n int) *barrier { return &barrier{n: n, ch: make(chan struct{})} }
+
+func (b *barrier) wait(ctx context.Context) {
+	b.mu.Lock()
+	ch := b.ch
+	b.waiting++
+	if b.waiting == b.n {
+		close(b.ch)
+		b.ch, b.waiting = make(chan struct{}), 0
+	}
+	b.mu.Unlock()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+	}
+}
+
+// TestHangingEndpointDoesNotSlowOthers: nine healthy receivers each get
+// PerEndpoint pushes at the same time (their handlers only answer once that
+// many are in flight together, so any throttling would deadlock) while a
+// tenth endpoint hangs with its queue full.
+func TestHangingEndpointDoesNotSlowOthers(t *testing.T) {
+	t.Parallel()
+	const per, queue, healthy = 4, 8, 9
+	d, results := newDispatcher(t, push.DispatcherConfig{PerEndpoint: per, QueueSize: queue})
+	require.False(t, d.TrySubmit(job("http://127.0.0.1:1", 0)), "not started")
+	require.NoError(t, d.Start(t.Context()))
+	require.Error(t, d.Start(t.Context()))
+
+	hang, arrived := hangServer(t)
+	for i := range per {
+		require.True(t, d.TrySubmit(job(hang.URL, i)))
+	}
+	for range per {
+		waitFor(t, arrived, "the hanging endpoint's pushes")
+	}
+	for i := range queue {
+		require.True(t, d.TrySubmit(job(hang.URL, per+i)))
+	}
+	require.False(t, d.TrySubmit(job(hang.URL, -1)), "its queue is full: the caller reschedules")
+
+	type counters struct{ now, peak atomic.Int64 }
+	urls := map[string]*counters{}
+	for range healthy {
+		c, b := &counters{}, newBarrier(per)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n := c.now.Add(1)
+			for {
+				p := c.peak.Load()
+				if n <= p || c.peak.CompareAndSwap(p, n) {
+					break
+				}
+			}
+			b.wait(r.Context())
+			c.now.Add(-1)
+			w.WriteHeader(http.StatusNoContent)
+		}))
+		t.Cleanup(srv.Close)
+		urls[srv.URL] = c
+		for i := range per + queue {
+			require.True(t, d.TrySubmit(job(srv.URL, i)), "a healthy endpoint's queue is its own")
+		}
+	}
+	delivered := map[string]int{}
+	for range healthy * (per + queue) {
+		r := recv(t, results)
+		require.NotEqual(t, hang.URL, r.job.Target.URL, "the hanging endpoint reported early")
+		require.True(t, r.outcome.Delivered(), "%+v", r.outcome)
+		delivered[r.job.Target.URL]++
+	}
+	for u, c := range urls {
+		require.Equal(t, per+queue, delivered[u])
+		require.Equal(t, int64(per), c.peak.Load(), "full concurrency, never more")
+	}
+
+	// Stop past its deadline: the queued pushes are handed back untried,
+	// the hanging ones are cancelled and handed back.
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	require.ErrorIs(t, d.Stop(ctx), context.Canceled)
+	refs := map[int]bool{}
+	for range per + queue {
+		r := recv(t, results)
+		require.Equal(t, hang.URL, r.job.Target.URL)
+		require.Equal(t, push.StatusAbandoned, r.outcome.Status)
+		require.ErrorIs(t, r.outcome.Err, push.ErrStopped)
+		require.Equal(t, push.ActionHandBack, push.Decide(r.outcome, nil, 1, pushTime, pushTime).Action)
+		refs[r.job.Ref.(int)] = true
+	}
+	require.Len(t, refs, per+queue, "each job reported once")
+	require.Empty(t, results)
+	require.False(t, d.TrySubmit(job(hang.URL, 0)), "stopped")
+}
+
+func TestStopWaitsForInFlight(t *testing.T) {
+	t.Parallel()
+	d, results := newDispatcher(t, push.DispatcherConfig{PerEndpoint: 2, QueueSize: 1})
+	require.NoError(t, d.Start(t.Context()))
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 8)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		arrived <- struct{}{}
+		<-release
+	}))
+	t.Cleanup(srv.Close)
+	for i := range 3 {
+		require.True(t, d.TrySubmit(job(srv.URL, i)))
+	}
+	waitFor(t, arrived, "push 1")
+	waitFor(t, arrived, "push 2")
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- d.Stop(t.Context()) }()
+	r := recv(t, results) // Stop has begun: the queued job comes back untried
+	require.Equal(t, 2, r.job.Ref)
+	require.Equal(t, push.StatusAbandoned, r.outcome.Status)
+	require.False(t, d.TrySubmit(job(srv.URL, 9)))
+	select {
+	case err := <-stopped:
+		t.Fatalf("Stop returned %v with pushes in flight", err)
+	default:
+	}
+	close(release)
+	require.NoError(t, <-stopped)
+	for range 2 {
+		require.True(t, recv(t, results).outcome.Delivered())
+	}
+	require.Empty(t, results)
+}
+
+func TestNewDispatcherRejects(t *testing.T) {
+	t.Parallel()
+	p := newPusher(t, push.Config{})
+	_, err := push.NewDispatcher(p, push.DispatcherConfig{PerEndpoint: -1}, func(*push.Job, push.Outcome) {})
+	require.Error(t, err)
+	_, err = push.NewDispatcher(p, push.DispatcherConfig{}, nil)
+	require.Error(t, err)
+}
