@@ -115,6 +115,9 @@ func (s *stub) RoundTrip(r *http.Request) (*http.Response, error) {
 	if s.err != nil {
 		return nil, s.err
 	}
+	if err := r.Context().Err(); err != nil {
+		return nil, err
+	}
 	var body []byte
 	if r.Body != nil {
 		var err error
