@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/herald-mq/herald/internal/config"
@@ -42,8 +44,8 @@ func Main(ctx context.Context, args []string, env Env) int {
 		fmt.Fprint(env.Stdout, usage)
 		return 0
 	}
-	if cmd, ok := clientCommands[args[0]]; ok {
-		return runClient(ctx, cmd, args[1:], env)
+	if clientCommands[args[0]] {
+		return runClient(ctx, args[0], args[1:], env)
 	}
 	fmt.Fprintf(env.Stderr, "herald: unknown command %q\n\n%s", args[0], usage)
 	return 2
@@ -73,3 +75,5 @@ func logLevel(s string) slog.Level {
 	}
 	return l
 }
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -67,6 +67,9 @@ type Config struct {
 	// PublicURL is the base URL at which receivers reach this server (the MNS
 	// signing certificate URL). Defaults to "http://<http-addr>".
 	PublicURL string
+	// MNSKeyRotation replaces the MNS signing key once it is this old; 0
+	// never. Defaults to 720h (30 days).
+	MNSKeyRotation time.Duration
 	// LogLevel is debug, info, warn or error. Defaults to "info".
 	LogLevel string
 	// MQTT is the `mqtt:` section of the YAML file, decoded by the mqtt
@@ -105,6 +108,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.IntVar(&c.MaxSubscriptionsPerTopic, "max-subscriptions-per-topic", 100, "subscriptions allowed on one topic")
 	fs.DurationVar(&c.SignatureWindow, "signature-window", 5*time.Minute, "allowed distance of a request Timestamp from now")
 	fs.StringVar(&c.PublicURL, "public-url", "", "base URL receivers use to reach this server (default http://<http-addr>)")
+	fs.DurationVar(&c.MNSKeyRotation, "mns-key-rotation", 720*time.Hour, "replace the MNS signing key when it is this old (0 = never)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return c, err

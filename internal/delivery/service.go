@@ -68,13 +68,13 @@ func (c Config) validate() error {
 type Deps struct {
 	JS jetstream.JetStream
 	// Stream creates or updates a stream (the engine's replica settings).
-	Stream  func(context.Context, jetstream.StreamConfig) (jetstream.Stream, error)
-	Subs    Subscriptions
-	Sender  Sender
-	Queues  QueueSink // nil: queue subscriptions wait in the retry stream
-	GiveUps GiveUps
-	Clock   clock.Clock
-	Log     *slog.Logger
+	Stream func(context.Context, jetstream.StreamConfig) (jetstream.Stream, error)
+	Subs   Subscriptions
+	Sender Sender
+	Queues QueueSink // nil: queue subscriptions wait in the retry stream
+	Record Recorder
+	Clock  clock.Clock
+	Log    *slog.Logger
 }
 
 // Service runs the fan-out and retry consumers.
@@ -254,7 +254,7 @@ func (s *Service) handleRetry(msg jetstream.Msg) {
 	stored, err := s.messages.GetMsg(ctx, rec.Seq)
 	cancel()
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		s.deps.GiveUps.GaveUp(context.Background(), sub, rec.MsgID, errors.New("message expired"))
+		s.deps.Record.GaveUp(context.Background(), sub, rec.MsgID, errors.New("message expired"))
 		g.done(true)
 		return
 	}
@@ -310,6 +310,9 @@ func (s *Service) finish(rec record, a Attempt, o Outcome, resolved func(bool)) 
 		resolved(false)
 		return
 	}
+	if o.SignatureRejected {
+		s.deps.Record.SignatureRejected(context.Background(), a.Sub)
+	}
 	rec.Attempts = a.Number
 	next, ok := s.cfg.Policy(a.Sub.NotifyStrategy).Next(a.Number, a.Published, s.deps.Clock.Now())
 	if !ok {
@@ -317,7 +320,7 @@ func (s *Service) finish(rec record, a Attempt, o Outcome, resolved func(bool)) 
 		if reason == nil {
 			reason = fmt.Errorf("endpoint answered HTTP %d", o.Status)
 		}
-		s.deps.GiveUps.GaveUp(context.Background(), a.Sub, a.MsgID, reason)
+		s.deps.Record.GaveUp(context.Background(), a.Sub, a.MsgID, reason)
 		resolved(true)
 		return
 	}

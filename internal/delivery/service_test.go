@@ -55,6 +55,8 @@ func (g fakeGiveUps) GaveUp(_ context.Context, sub *topic.Subscription, msgID st
 	g.got <- sub.Name + "/" + msgID
 }
 
+func (g fakeGiveUps) SignatureRejected(context.Context, *topic.Subscription) {}
+
 type fakeQueues struct{ got chan string }
 
 func (q fakeQueues) Enqueue(_ context.Context, _ int64, queue string, body []byte, msgID string) error {
@@ -115,7 +117,7 @@ func newRig(t *testing.T, scale float64, answer func(Attempt) (Outcome, bool)) *
 			return p
 		},
 		DeferDelay: 50 * time.Millisecond,
-	}, Deps{JS: eng.JS, Stream: eng.Stream, Subs: store, Sender: r.sender, Queues: r.queues, GiveUps: r.giveUps, Clock: clk, Log: log})
+	}, Deps{JS: eng.JS, Stream: eng.Stream, Subs: store, Sender: r.sender, Queues: r.queues, Record: r.giveUps, Clock: clk, Log: log})
 	require.NoError(t, err)
 	r.sched = recordingScheduler{inner: svc.sched, at: make(chan time.Time, 100)}
 	svc.sched = r.sched

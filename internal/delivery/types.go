@@ -56,7 +56,9 @@ type Subscriptions interface {
 	TopicFromIndex(appID int64, name string) (topic.Topic, bool)
 }
 
-// GiveUps records messages given up for a subscription.
-type GiveUps interface {
+// Recorder keeps the counts operators watch: messages given up, and
+// signatures the endpoint rejected.
+type Recorder interface {
 	GaveUp(ctx context.Context, sub *topic.Subscription, msgID string, reason error)
+	SignatureRejected(ctx context.Context, sub *topic.Subscription)
 }

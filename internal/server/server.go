@@ -21,7 +21,11 @@ import (
 	"github.com/herald-mq/herald/internal/api/cmq"
 	"github.com/herald-mq/herald/internal/clock"
 	"github.com/herald-mq/herald/internal/config"
+	"github.com/herald-mq/herald/internal/delivery"
 	"github.com/herald-mq/herald/internal/engine"
+	"github.com/herald-mq/herald/internal/push"
+	"github.com/herald-mq/herald/internal/push/mnssign"
+	"github.com/herald-mq/herald/internal/push/retry"
 	"github.com/herald-mq/herald/internal/topic"
 )
 
@@ -75,10 +79,67 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	}
 	defer topics.Close()
 
+	publisher, err := topic.NewPublisher(ctx, topics, eng.JS, eng.Stream)
+	if err != nil {
+		return err
+	}
+	statsKV, err := eng.KV(ctx, delivery.StatsBucket, 1)
+	if err != nil {
+		return err
+	}
+	stats := delivery.NewStats(statsKV, log)
+
+	httpLn, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("http listener: %w", err)
+	}
+	defer httpLn.Close()
+	keysKV, err := eng.KV(ctx, "herald_signing_keys", 1)
+	if err != nil {
+		return err
+	}
+	keyring, err := mnssign.Open(ctx, mnssign.Config{
+		Store:   kvKeyStore{kv: keysKV, key: "mns"},
+		BaseURL: publicURL(cfg, httpLn.Addr()),
+		Clock:   clk,
+		Logger:  log,
+	})
+	if err != nil {
+		return err
+	}
+	pusher, err := push.New(push.Config{
+		Timeout: cfg.PushTimeout, AllowPrivate: cfg.AllowPrivateEndpoints,
+		Signer: keyring, Clock: clk, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	sender, err := delivery.NewPushSender(pusher, push.DispatcherConfig{})
+	if err != nil {
+		return err
+	}
+	policies := retry.Config{Scale: cfg.RetryIntervalScale}
+	deliveries, err := delivery.New(ctx, delivery.Config{
+		Policy: func(strategy string) delivery.RetryPolicy {
+			p, err := retry.New(strategy, policies)
+			if err != nil { // a stored strategy the API never accepts
+				p, _ = retry.New(retry.ExponentialDecay, policies)
+			}
+			return p
+		},
+		AckWait: 4*cfg.PushTimeout + time.Minute,
+	}, delivery.Deps{
+		JS: eng.JS, Stream: eng.Stream, Subs: topics, Sender: sender,
+		Record: stats, Clock: clk, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+
 	api, err := cmq.New(cmq.Config{
 		SignatureWindow:          cfg.SignatureWindow,
 		MaxSubscriptionsPerTopic: cfg.MaxSubscriptionsPerTopic,
-	}, cmq.Deps{Accounts: accounts, Topics: topics, Clock: clk, Log: log})
+	}, cmq.Deps{Accounts: accounts, Topics: topics, Messages: publisher, Stats: stats, Clock: clk, Log: log})
 	if err != nil {
 		return err
 	}
@@ -94,11 +155,16 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/mns/", keyring.Handler())
 
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("http listener: %w", err)
+	if err := sender.Dispatcher.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
 	}
+	if err := deliveries.Start(ctx); err != nil {
+		return err
+	}
+	go rotateKeys(ctx, keyring, cfg.MNSKeyRotation, log)
+
 	httpSrv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -106,8 +172,8 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- httpSrv.Serve(ln) }()
-	log.Info("listening", "http", ln.Addr().String(), "engine_embedded", eng.Embedded())
+	go func() { serveErr <- httpSrv.Serve(httpLn) }()
+	log.Info("listening", "http", httpLn.Addr().String(), "engine_embedded", eng.Embedded())
 	fmt.Fprintln(stdout, ReadyLine)
 
 	select {
@@ -121,7 +187,50 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	if err := httpSrv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("http shutdown", "err", err)
 	}
+	// Stop taking messages, let the attempts in flight finish (or hand them
+	// back to the engine), then close the engine.
+	stopped := make(chan error, 1)
+	go func() { stopped <- deliveries.Stop(sctx) }()
+	if err := sender.Dispatcher.Stop(sctx); err != nil {
+		log.Warn("push dispatcher stop", "err", err)
+	}
+	if err := <-stopped; err != nil {
+		log.Warn("delivery stop", "err", err)
+	}
 	return nil
+}
+
+// publicURL is where receivers reach this server: --public-url, or the HTTP
+// listener's address.
+func publicURL(cfg config.Config, addr net.Addr) string {
+	if cfg.PublicURL != "" {
+		return cfg.PublicURL
+	}
+	host, port, _ := net.SplitHostPort(addr.String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// rotateKeys replaces the MNS signing key once it is older than maxAge,
+// checking hourly; every process may run it.
+func rotateKeys(ctx context.Context, k *mnssign.Keyring, maxAge time.Duration, log *slog.Logger) {
+	if maxAge <= 0 {
+		return
+	}
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if err := k.RotateIfOlder(ctx, maxAge); err != nil && ctx.Err() == nil {
+			log.Warn("mns key rotation", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func replicas(cfg config.Config) int {

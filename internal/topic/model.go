@@ -23,6 +23,8 @@ const (
 	FormatJSON            = "JSON"
 	FormatSimplified      = "SIMPLIFIED"
 	FormatXML             = "XML"
+	DialectCMQ            = "CMQ"
+	DialectMNS            = "MNS"
 )
 
 // Topic is one topic's settings.
@@ -47,13 +49,19 @@ type Subscription struct {
 	Protocol       string `json:"protocol"`
 	ProtocolAsSent string `json:"protocolAsSent"`
 	// Endpoint is the URL for http, the queue name for queue.
-	Endpoint            string   `json:"endpoint"`
-	NotifyStrategy      string   `json:"notifyStrategy"`
-	NotifyContentFormat string   `json:"notifyContentFormat"`
-	FilterTags          []string `json:"filterTags,omitempty"`
-	BindingKeys         []string `json:"bindingKeys,omitempty"`
-	CreateTime          int64    `json:"createTime"`
-	LastModifyTime      int64    `json:"lastModifyTime"`
+	Endpoint            string `json:"endpoint"`
+	NotifyStrategy      string `json:"notifyStrategy"`
+	NotifyContentFormat string `json:"notifyContentFormat"`
+	// Dialect is "MNS" for Alibaba MNS-style signed pushes, else CMQ
+	// (herald's extension; XML format implies MNS).
+	Dialect string `json:"dialect,omitempty"`
+	// WebhookSecrets sign pushes with Standard Webhooks, newest first; more
+	// than one while a rotation is under way.
+	WebhookSecrets []string `json:"webhookSecrets,omitempty"`
+	FilterTags     []string `json:"filterTags,omitempty"`
+	BindingKeys    []string `json:"bindingKeys,omitempty"`
+	CreateTime     int64    `json:"createTime"`
+	LastModifyTime int64    `json:"lastModifyTime"`
 }
 
 // Errors of the topic service; the API maps them to wire codes.

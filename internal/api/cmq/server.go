@@ -40,6 +40,9 @@ type Deps struct {
 	Topics Topics
 	// Messages publishes topic messages.
 	Messages Messages
+	// Stats reports delivery counters in GetSubscriptionAttributes; nil
+	// reports zeros.
+	Stats Stats
 	// Queues serves the queue actions; nil leaves them out.
 	Queues Queues
 	Clock  clock.Clock

@@ -1,6 +1,7 @@
 package cmq
 
 import (
+	"cmp"
 	"context"
 	"net/url"
 	"regexp"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/herald-mq/herald/internal/delivery"
 	"github.com/herald-mq/herald/internal/topic"
 )
 
@@ -272,21 +274,29 @@ func (s *Server) subscribe(ctx context.Context, req *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkTagsAndKeys(tags, keys); err != nil {
+		return nil, err
+	}
 	if t.FilterType == topic.FilterRouting && len(keys) == 0 {
 		return nil, errLackBindingKey
 	}
-	sub, err := s.deps.Topics.Subscribe(ctx, topic.Subscription{
+	sub := topic.Subscription{
 		AppID: req.Account.AppID, TopicName: tn, Name: sn,
 		Protocol: proto, ProtocolAsSent: protoSent, Endpoint: endpoint,
 		NotifyStrategy: strategy, NotifyContentFormat: format,
 		FilterTags: tags, BindingKeys: keys,
-	}, s.cfg.MaxSubscriptionsPerTopic)
+	}
+	if err := subscribeExtensions(p, &sub); err != nil {
+		return nil, err
+	}
+	sub, err = s.deps.Topics.Subscribe(ctx, sub, s.cfg.MaxSubscriptionsPerTopic)
 	if err != nil {
 		return nil, err
 	}
 	return struct {
 		SubscriptionID string `json:"subscriptionId"`
-	}{sub.ID}, nil
+		WebhookSecret  string `json:"webhookSecret,omitempty"`
+	}{sub.ID, first(sub.WebhookSecrets)}, nil
 }
 
 // checkEndpoint applies seed 002's endpoint rules: an http(s) URL of at most
@@ -390,6 +400,16 @@ func checkRoutingWords(k, name string) error {
 	return nil
 }
 
+// checkTagsAndKeys refuses filterTag.n and bindingKey.n given together beyond
+// five in all (6050/10740; herald's reading of "too many filterTag or
+// bindingKey").
+func checkTagsAndKeys(tags, keys []string) error {
+	if len(tags) > 0 && len(keys) > 0 && len(tags)+len(keys) > maxFilterTags {
+		return errTooManyBoth
+	}
+	return nil
+}
+
 func (s *Server) unsubscribe(ctx context.Context, req *Request) (any, error) {
 	tn, sn, err := topicAndSubscription(req.Params)
 	if err != nil {
@@ -414,6 +434,18 @@ type subscriptionAttributes struct {
 	SubscriptionID      string   `json:"subscriptionId"`
 	SubscriptionName    string   `json:"subscriptionName"`
 	TopicName           string   `json:"topicName"`
+	// herald's extensions.
+	Dialect                string `json:"dialect"`
+	WebhookSecretCount     int    `json:"webhookSecretCount"`
+	GivenUpMsgCount        int64  `json:"givenUpMsgCount"`
+	SignatureRejectedCount int64  `json:"signatureRejectedCount"`
+}
+
+func first(xs []string) string {
+	if len(xs) == 0 {
+		return ""
+	}
+	return xs[0]
 }
 
 func nonNil(xs []string) []string {
@@ -432,12 +464,20 @@ func (s *Server) getSubscriptionAttributes(ctx context.Context, req *Request) (a
 	if err != nil {
 		return nil, err
 	}
+	var counts delivery.Counts
+	if s.deps.Stats != nil {
+		if counts, err = s.deps.Stats.Counts(ctx, sub); err != nil {
+			return nil, err
+		}
+	}
 	return subscriptionAttributes{
 		TopicOwner: strconv.FormatInt(sub.AppID, 10), Protocol: sub.ProtocolAsSent, Protocal: sub.ProtocolAsSent,
 		Endpoint: sub.Endpoint, NotifyStrategy: sub.NotifyStrategy, NotifyContentFormat: sub.NotifyContentFormat,
 		CreateTime: sub.CreateTime, LastModifyTime: sub.LastModifyTime,
 		BindingKey: nonNil(sub.BindingKeys), FilterTag: nonNil(sub.FilterTags), FilterTags: nonNil(sub.FilterTags),
 		SubscriptionID: sub.ID, SubscriptionName: sub.Name, TopicName: sub.TopicName,
+		Dialect: cmp.Or(sub.Dialect, topic.DialectCMQ), WebhookSecretCount: len(sub.WebhookSecrets),
+		GivenUpMsgCount: counts.GivenUp, SignatureRejectedCount: counts.SignatureRejected,
 	}, nil
 }
 
@@ -463,29 +503,42 @@ func (s *Server) setSubscriptionAttributes(ctx context.Context, req *Request) (a
 	if err != nil {
 		return nil, err
 	}
-	return nil, s.deps.Topics.UpdateSubscription(ctx, req.Account.AppID, tn, sn, func(sub *topic.Subscription) error {
+	if err := checkTagsAndKeys(tags, keys); err != nil {
+		return nil, err
+	}
+	secret, err := webhookSecretParam(p)
+	if err != nil {
+		return nil, err
+	}
+	err = s.deps.Topics.UpdateSubscription(ctx, req.Account.AppID, tn, sn, func(sub *topic.Subscription) error {
 		format, err := contentFormat(p, sub.Protocol, sub.NotifyContentFormat)
 		if err != nil {
+			return err
+		}
+		sub.NotifyContentFormat = format
+		if err := updateExtensions(p, sub, secret); err != nil {
 			return err
 		}
 		if strategy != "" {
 			sub.NotifyStrategy = strategy
 		}
-		sub.NotifyContentFormat = format
 		if tags != nil {
 			sub.FilterTags = tags
 		}
 		if keys != nil {
 			sub.BindingKeys = keys
 		}
-		if len(sub.FilterTags) > maxFilterTags || len(sub.BindingKeys) > maxBindingKeys {
-			return errTooManyBoth
-		}
 		if t.FilterType == topic.FilterRouting && len(sub.BindingKeys) == 0 {
 			return errLackBindingKey
 		}
 		return nil
 	})
+	if err != nil || secret == "" {
+		return nil, err
+	}
+	return struct {
+		WebhookSecret string `json:"webhookSecret"`
+	}{secret}, nil
 }
 
 func (s *Server) clearSubscriptionFilterTags(ctx context.Context, req *Request) (any, error) {
