@@ -37,7 +37,7 @@ func TestRequestEncoding(t *testing.T) {
 					QueueName: "q1", MaxMsgHeapNum: new(1000000), PollingWaitSeconds: new(0),
 					VisibilityTimeout: new(30), MaxMsgSize: new(65536), MsgRetentionSeconds: new(345600),
 					RewindSeconds: new(0),
-					Common: client.Common{ClientRequestID: "42", Extra: []client.Param{{Key: "deadLetterQueueName", Value: "dlq"}}},
+					Common:        client.Common{ClientRequestID: "42", Extra: []client.Param{{Key: "deadLetterQueueName", Value: "dlq"}}},
 				})
 				return err
 			},

@@ -217,9 +217,9 @@ func TestMalformedResponses(t *testing.T) {
 func TestTimeoutExtendsByPollTime(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name     string
-		opts     []client.Option
-		call     func(context.Context, *client.Client) error
+		name string
+		opts []client.Option
+		call func(context.Context, *client.Client) error
 		want time.Duration
 	}{
 		{

@@ -48,7 +48,7 @@ func parseRaw(form string) ([]client.Param, error) {
 
 // verifySignature checks a request the way a server does: on the raw form it
 // received, with the host and path it was addressed with.
-func verifySignature(method, host, path, form string) ([]client.Param, error) {
+func verifySignature(secretKey, method, host, path, form string) ([]client.Param, error) {
 	ps, err := parseRaw(form)
 	if err != nil {
 		return nil, err
@@ -62,7 +62,7 @@ func verifySignature(method, host, path, form string) ([]client.Param, error) {
 			sigMethod = p.Value
 		}
 	}
-	want := client.Sign(sigMethod, testSecretKey, client.StringToSign(method, host, path, ps))
+	want := client.Sign(sigMethod, secretKey, client.StringToSign(method, host, path, ps))
 	if sig != want {
 		return nil, fmt.Errorf("signature %q, want %q", sig, want)
 	}
@@ -131,7 +131,7 @@ func (s *stub) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.Method == http.MethodGet {
 		form = r.URL.RawQuery
 	}
-	ps, err := verifySignature(r.Method, r.URL.Host, r.URL.Path, form)
+	ps, err := verifySignature(testSecretKey, r.Method, r.URL.Host, r.URL.Path, form)
 	if err != nil {
 		return nil, err
 	}
@@ -176,4 +176,3 @@ const okEnvelope = `{"code":0,"message":"","requestId":"r1"}`
 
 // errNetwork stands in for a failed dial.
 var errNetwork = errors.New("connection refused")
-

@@ -447,8 +447,8 @@ type BatchDeleteMessageResponse struct {
 func (c *Client) BatchDeleteMessage(ctx context.Context, req BatchDeleteMessageRequest) (*BatchDeleteMessageResponse, error) {
 	action, ps := params(&req)
 	raw, meta, err := c.send(ctx, action, ps)
-	var cmqErr *Error
-	if err != nil && !(errors.As(err, &cmqErr) && (cmqErr.Code == 6010 || cmqErr.Code == 6020)) {
+	partial := errors.Is(err, ErrBatchDeletePartial) || errors.Is(err, ErrBatchDeleteFailed)
+	if err != nil && !partial {
 		return nil, err
 	}
 	res := &BatchDeleteMessageResponse{}
