@@ -9,8 +9,9 @@ import (
 )
 
 // ResultFunc receives the Outcome of every job a Dispatcher accepted,
-// exactly once, from the goroutine that ran it. It must not block for long:
-// it holds one of the endpoint's workers.
+// exactly once: from the worker that ran it, or from Stop for a job that
+// never started. It must not block for long: it holds one of the endpoint's
+// workers.
 type ResultFunc func(j *Job, o Outcome)
 
 // DispatcherConfig sets up a Dispatcher.

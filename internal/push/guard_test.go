@@ -47,7 +47,7 @@ func TestGuardRefusesAtDialTime(t *testing.T) {
 	_, port, err := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
 	require.NoError(t, err)
 
-	guarded, err := push.New(push.Config{Logger: quiet}) // AllowPrivate off, the default
+	guarded, err := push.New(push.Config{}) // AllowPrivate off, the default
 	require.NoError(t, err)
 	t.Cleanup(guarded.CloseIdleConnections)
 	for _, u := range []string{

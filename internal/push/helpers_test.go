@@ -106,9 +106,6 @@ func newPusher(t testing.TB, cfg push.Config) *push.Pusher {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.NewFake(pushTime)
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = quiet
-	}
 	if cfg.NewRequestID == nil {
 		cfg.NewRequestID = func() string { return fixedRequestID }
 	}

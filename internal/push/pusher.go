@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -69,8 +68,6 @@ type Config struct {
 	// NewRequestID returns the x-cmq-request-id / x-mns-request-id of an
 	// attempt. Defaults to 24 random upper-case hex digits.
 	NewRequestID func() string
-	// Logger logs attempts at debug level. Defaults to slog.Default().
-	Logger *slog.Logger
 }
 
 // WithDefaults returns c with its zero fields set to their defaults.
@@ -87,9 +84,6 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.NewRequestID == nil {
 		c.NewRequestID = randomRequestID
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
 	}
 	return c
 }

@@ -6,13 +6,18 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/herald-mq/herald/internal/clock"
 	"github.com/herald-mq/herald/internal/push"
+	"github.com/herald-mq/herald/internal/push/mnssign"
 )
 
 // crlf turns a readable request (lines ending "\n") into wire form; the body
@@ -205,4 +210,33 @@ func TestMNSBodiesParse(t *testing.T) {
 	_, hasTag := r.header("x-mns-message-tag")
 	require.False(t, hasTag)
 	require.NoError(t, verifyMNS(r, fetchCert))
+}
+
+func TestMNSSignatureAcrossRotation(t *testing.T) {
+	t.Parallel()
+	mux := http.NewServeMux()
+	certs := httptest.NewServer(mux)
+	t.Cleanup(certs.Close)
+	clk := clock.NewFake(pushTime)
+	keys, err := mnssign.Open(t.Context(), mnssign.Config{Store: &mnssign.MemStore{}, BaseURL: certs.URL, Clock: clk, Overlap: time.Hour, Logger: quiet})
+	require.NoError(t, err)
+	mux.Handle("/mns/", keys.Handler())
+	srv := newRawServer(t, 204)
+	p := newPusher(t, push.Config{Signer: keys, Clock: clk})
+	j := &push.Job{Message: fixtureMessage(), Target: push.Target{URL: srv.URL, Format: push.FormatXML}}
+
+	require.True(t, p.Push(t.Context(), j).Delivered())
+	before := srv.next(t)
+	require.NoError(t, keys.Rotate(t.Context()))
+	require.True(t, p.Push(t.Context(), j).Delivered())
+	after := srv.next(t)
+
+	certURL := func(r rawRequest) string { v, _ := r.header("x-mns-signing-cert-url"); return v }
+	require.NotEqual(t, certURL(before), certURL(after), "the new key signs at once")
+	require.NoError(t, verifyMNS(before, fetchCert), "the old certificate is still served")
+	require.NoError(t, verifyMNS(after, fetchCert))
+
+	clk.Advance(time.Hour)
+	require.ErrorContains(t, verifyMNS(before, fetchCert), "404", "gone after the overlap")
+	require.NoError(t, verifyMNS(after, fetchCert))
 }
