@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -373,4 +374,35 @@ func TestUnsubscribedRetriesDropped(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, info.State.Msgs)
 	var _ jetstream.Stream = s
+}
+
+// 10,000 subscriptions on one node: one fan-out consumer and one retry
+// consumer serve them all, and a publish reaches every one.
+func TestTenThousandSubscriptions(t *testing.T) {
+	t.Parallel()
+	const n = 10000
+	r := newRig(t, 1, ok)
+	ctx := context.Background()
+	tp, err := r.store.CreateTopic(ctx, topic.Topic{AppID: 1, Name: "big", MaxMsgSize: 65536, FilterType: topic.FilterTag})
+	require.NoError(t, err)
+	for i := range n {
+		_, err := r.store.Subscribe(ctx, topic.Subscription{
+			AppID: 1, TopicName: "big", Name: fmt.Sprintf("s%05d", i), Protocol: topic.ProtocolHTTP,
+			Endpoint: fmt.Sprintf("http://e%d.example/hook", i), NotifyStrategy: topic.ExponentialDecayRetry,
+		}, n)
+		require.NoError(t, err)
+	}
+	_, err = r.pub.Publish(ctx, tp, []topic.Message{{Body: []byte("to all")}})
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	for range n {
+		seen[r.next().Sub.Name] = true
+	}
+	require.Len(t, seen, n)
+	r.waitAcked(topic.MessageStream, fanoutConsumer)
+	stream, err := r.eng.JS.Stream(ctx, topic.MessageStream)
+	require.NoError(t, err)
+	info, err := stream.Info(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, info.State.Consumers, "no consumer per subscription")
 }

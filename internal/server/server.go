@@ -109,7 +109,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	}
 	pusher, err := push.New(push.Config{
 		Timeout: cfg.PushTimeout, AllowPrivate: cfg.AllowPrivateEndpoints,
-		Signer: keyring, Clock: clk, Logger: log,
+		Signer: keyring, Clock: clk,
 	})
 	if err != nil {
 		return err
@@ -139,6 +139,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	api, err := cmq.New(cmq.Config{
 		SignatureWindow:          cfg.SignatureWindow,
 		MaxSubscriptionsPerTopic: cfg.MaxSubscriptionsPerTopic,
+		AllowPrivateEndpoints:    cfg.AllowPrivateEndpoints,
 	}, cmq.Deps{Accounts: accounts, Topics: topics, Messages: publisher, Stats: stats, Clock: clk, Log: log})
 	if err != nil {
 		return err

@@ -24,6 +24,10 @@ type Config struct {
 	SignatureWindow time.Duration
 	// MaxSubscriptionsPerTopic caps Subscribe (4500/10480). Defaults to 100.
 	MaxSubscriptionsPerTopic int
+	// AllowPrivateEndpoints accepts endpoints whose host is a literal
+	// loopback, private or link-local address. Host names are checked when
+	// pushes dial, whatever this says. Defaults to false.
+	AllowPrivateEndpoints bool
 }
 
 // WithDefaults returns the config with every unset field at its default.

@@ -3,6 +3,7 @@ package cmq
 import (
 	"cmp"
 	"context"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"unicode"
 
 	"github.com/herald-mq/herald/internal/delivery"
+	"github.com/herald-mq/herald/internal/push"
 	"github.com/herald-mq/herald/internal/topic"
 )
 
@@ -52,6 +54,7 @@ var (
 	errEndpointFormat   = errf(4000, 10500, "endpoint format error")
 	errEndpointBlank    = errf(4510, 10570, "url connot contain any blank characters")
 	errEndpointIllegal  = errf(4000, 10630, "illegal endpoint")
+	errEndpointPrivate  = errf(4000, 10630, "illegal endpoint: loopback, private and link-local addresses are refused (see --allow-private-endpoints)")
 	errStrategy         = errf(4000, 10520, "undefined notify retry stragety")
 	errContentFormat    = errf(4000, 10530, "undefined notify content format")
 	errQueueNeedsSimple = errf(4000, 10640, "notifyContentFormat of protocol queue must be SIMPLIFIED")
@@ -329,6 +332,9 @@ func (s *Server) checkEndpoint(ctx context.Context, req *Request, proto, endpoin
 		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 			return errEndpointIllegal
 		}
+	}
+	if ip, err := netip.ParseAddr(u.Hostname()); err == nil && !s.cfg.AllowPrivateEndpoints && push.Forbidden(ip) {
+		return errEndpointPrivate
 	}
 	return nil
 }
