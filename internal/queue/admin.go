@@ -1,0 +1,366 @@
+package queue
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Engine names of a queue.
+const (
+	streamPrefix  = "HERALD_Q_"
+	subjectPrefix = "herald.q."
+	consumerName  = "q"
+	// duplicateWindow dedupes topic deliveries retried into a queue.
+	duplicateWindow = 2 * time.Minute
+)
+
+func streamName(q *Queue) string { return streamPrefix + strings.TrimPrefix(q.ID, "queue-") }
+func messageSubject(q *Queue) string {
+	return subjectPrefix + strings.TrimPrefix(q.ID, "queue-") + ".m"
+}
+func delaySubject(q *Queue) string {
+	return subjectPrefix + strings.TrimPrefix(q.ID, "queue-") + ".d." + nats.NewInbox()[len(nats.InboxPrefix):]
+}
+
+// WithDefaults returns the settings with every unset attribute at its
+// documented default.
+func (q Queue) WithDefaults() Queue {
+	def := func(v *int, r Range) {
+		if *v == 0 {
+			*v = int(r.Default)
+		}
+	}
+	if q.MaxMsgHeapNum == 0 {
+		q.MaxMsgHeapNum = RangeMaxMsgHeapNum.Default
+	}
+	def(&q.VisibilityTimeout, RangeVisibilityTimeout)
+	def(&q.MaxMsgSize, RangeMaxMsgSize)
+	def(&q.MsgRetentionSeconds, RangeMsgRetentionSeconds)
+	return q
+}
+
+// validate checks what the service itself relies on. The API enforces CMQ's
+// narrower ranges; the service accepts a heap of any positive size.
+func (q *Queue) validate() error {
+	in := func(v int64, r Range) bool { return v >= r.Min && v <= r.Max }
+	switch {
+	case q.MaxMsgHeapNum < 1 || q.MaxMsgHeapNum > RangeMaxMsgHeapNum.Max,
+		!in(int64(q.PollingWaitSeconds), RangePollingWaitSeconds),
+		!in(int64(q.VisibilityTimeout), RangeVisibilityTimeout),
+		!in(int64(q.MaxMsgSize), RangeMaxMsgSize),
+		!in(int64(q.MsgRetentionSeconds), RangeMsgRetentionSeconds),
+		!in(int64(q.RewindSeconds), RangeRewindSeconds):
+		return ErrBadAttribute
+	case q.RewindSeconds > q.MsgRetentionSeconds:
+		return ErrRewindOverRetained
+	case q.DeadLetterQueue != "" && !in(int64(q.MaxReceiveCount), RangeMaxReceiveCount):
+		return ErrBadAttribute
+	case q.DeadLetterQueue != "" && strings.EqualFold(q.DeadLetterQueue, q.Name):
+		return ErrDeadLetterSelf
+	}
+	return nil
+}
+
+func (s *Service) streamConfig(q *Queue) jetstream.StreamConfig {
+	retention := time.Duration(q.MsgRetentionSeconds) * time.Second
+	return jetstream.StreamConfig{
+		Name:              streamName(q),
+		Description:       fmt.Sprintf("herald queue %d/%s", q.AppID, q.Name),
+		Subjects:          []string{subjectPrefix + strings.TrimPrefix(q.ID, "queue-") + ".>"},
+		Retention:         jetstream.LimitsPolicy,
+		MaxAge:            retention,
+		Duplicates:        min(duplicateWindow, retention),
+		AllowMsgSchedules: true,
+		AllowDirect:       true,
+	}
+}
+
+func (s *Service) consumerConfig(q *Queue) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       consumerName,
+		FilterSubject: messageSubject(q),
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       time.Duration(q.VisibilityTimeout) * time.Second,
+		MaxDeliver:    -1,
+		MaxAckPending: -1,
+		MaxWaiting:    s.cfg.MaxLongPolls,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	}
+}
+
+// CreateQueue creates a queue; unset attributes take their defaults. The
+// stream comes first, so that a queue that is listed can always be used.
+func (s *Service) CreateQueue(ctx context.Context, q Queue) (Queue, error) {
+	q = q.WithDefaults()
+	if err := q.validate(); err != nil {
+		return Queue{}, err
+	}
+	if _, err := s.store.get(ctx, q.AppID, q.Name); err == nil {
+		return Queue{}, ErrQueueExists
+	}
+	if s.store.count(q.AppID) >= s.cfg.MaxQueuesPerAccount {
+		return Queue{}, ErrQueueLimit
+	}
+	if err := s.checkDeadLetter(ctx, &q); err != nil {
+		return Queue{}, err
+	}
+	q.ID = "queue-" + randomHex(8)
+	q.Key = []byte(randomHex(16))
+	now := s.deps.Clock.Now().Unix()
+	q.CreateTime, q.LastModifyTime = now, now
+	stream, err := s.deps.Stream(ctx, s.streamConfig(&q))
+	if err != nil {
+		return Queue{}, err
+	}
+	if _, err := stream.CreateOrUpdateConsumer(ctx, s.consumerConfig(&q)); err != nil {
+		s.dropStream(&q)
+		return Queue{}, fmt.Errorf("queue: consumer: %w", err)
+	}
+	if err := s.store.create(ctx, &q); err != nil {
+		s.dropStream(&q)
+		return Queue{}, err
+	}
+	return q, nil
+}
+
+func (s *Service) checkDeadLetter(ctx context.Context, q *Queue) error {
+	if q.DeadLetterQueue == "" {
+		q.MaxReceiveCount = 0
+		return nil
+	}
+	dl, err := s.store.get(ctx, q.AppID, q.DeadLetterQueue)
+	if errors.Is(err, ErrQueueNotFound) {
+		return ErrDeadLetterNotFound
+	}
+	if err != nil {
+		return err
+	}
+	q.DeadLetterQueue = dl.Name
+	return nil
+}
+
+func (s *Service) dropStream(q *Queue) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.deps.JS.DeleteStream(ctx, streamName(q)); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		s.deps.Log.Warn("queue: stream not deleted", "stream", streamName(q), "err", err)
+	}
+	s.consumers.Delete(q.ID)
+}
+
+// Queue returns one queue's settings.
+func (s *Service) Queue(ctx context.Context, appID int64, name string) (Queue, error) {
+	q, err := s.store.get(ctx, appID, name)
+	if err != nil {
+		return Queue{}, err
+	}
+	return *q, nil
+}
+
+// CheckQueue reports ErrQueueNotFound unless the account has the queue.
+func (s *Service) CheckQueue(ctx context.Context, appID int64, name string) error {
+	_, err := s.store.get(ctx, appID, name)
+	return err
+}
+
+// UpdateQueue changes a queue's attributes; change must leave its identity
+// (AppID, Name, ID, Key) alone. The stream and consumer follow the new
+// settings; a shorter visibility timeout invalidates outstanding handles,
+// whose messages would otherwise come back before their nextVisibleTime.
+func (s *Service) UpdateQueue(ctx context.Context, appID int64, name string, change func(*Queue) error) (Queue, error) {
+	old, q, err := s.store.update(ctx, appID, name, func(q *Queue) error {
+		prev := *q
+		if err := change(q); err != nil {
+			return err
+		}
+		q.AppID, q.Name, q.ID, q.Key, q.CreateTime = prev.AppID, prev.Name, prev.ID, prev.Key, prev.CreateTime
+		if err := q.validate(); err != nil {
+			return err
+		}
+		if q.DeadLetterQueue != prev.DeadLetterQueue {
+			if err := s.checkDeadLetter(ctx, q); err != nil {
+				return err
+			}
+		}
+		if q.DeadLetterQueue == "" {
+			q.MaxReceiveCount = 0
+		}
+		if q.VisibilityTimeout < prev.VisibilityTimeout {
+			q.Epoch++
+		}
+		q.LastModifyTime = s.deps.Clock.Now().Unix()
+		return nil
+	})
+	if err != nil {
+		return Queue{}, err
+	}
+	if old.MsgRetentionSeconds != q.MsgRetentionSeconds {
+		if _, err := s.deps.Stream(ctx, s.streamConfig(q)); err != nil {
+			return Queue{}, err
+		}
+	}
+	if old.VisibilityTimeout != q.VisibilityTimeout {
+		if _, err := s.deps.JS.UpdateConsumer(ctx, streamName(q), s.consumerConfig(q)); err != nil {
+			return Queue{}, fmt.Errorf("queue: consumer: %w", err)
+		}
+	}
+	return *q, nil
+}
+
+// DeleteQueue removes a queue and its messages.
+func (s *Service) DeleteQueue(ctx context.Context, appID int64, name string) error {
+	q, err := s.store.remove(ctx, appID, name)
+	if err != nil {
+		return err
+	}
+	s.dropStream(q)
+	return nil
+}
+
+// ListQueues returns the account's queues whose names contain search (any
+// case), sorted by name, from offset, at most limit, and how many match.
+func (s *Service) ListQueues(appID int64, search string, offset, limit int) (int, []Queue) {
+	all := s.store.list(appID, search)
+	if offset >= len(all) {
+		return len(all), []Queue{}
+	}
+	page := all[offset:min(len(all), offset+limit)]
+	out := make([]Queue, len(page))
+	for i, q := range page {
+		out[i] = *q
+	}
+	return len(all), out
+}
+
+// Stats are a queue's message counts (GetQueueAttributes). The engine keeps
+// them per consumer, so they are a moment's picture.
+type Stats struct {
+	// Active messages can be received now; Inactive ones were received and
+	// are neither deleted nor back yet (a message whose visibility timeout
+	// has just run out counts here until it is received again).
+	Active, Inactive int64
+	// Delayed messages wait for their delaySeconds.
+	Delayed int64
+	// Rewindable messages are deleted but kept for RewindQueue.
+	Rewindable int64
+	// MinMsgTime is the enqueue time of the oldest message not deleted; zero
+	// when there is none.
+	MinMsgTime time.Time
+}
+
+// Stats counts a queue's messages.
+func (s *Service) Stats(ctx context.Context, appID int64, name string) (Queue, Stats, error) {
+	q, err := s.store.get(ctx, appID, name)
+	if err != nil {
+		return Queue{}, Stats{}, err
+	}
+	stream, err := s.deps.JS.Stream(ctx, streamName(q))
+	if err != nil {
+		return Queue{}, Stats{}, s.engineErr(err)
+	}
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(messageSubject(q)))
+	if err != nil {
+		return Queue{}, Stats{}, s.engineErr(err)
+	}
+	ci, err := stream.Consumer(ctx, consumerName)
+	if err != nil {
+		return Queue{}, Stats{}, s.engineErr(err)
+	}
+	cinfo := ci.CachedInfo()
+	onSubject := int64(info.State.Subjects[messageSubject(q)])
+	st := Stats{
+		Active:   int64(cinfo.NumPending),
+		Inactive: int64(cinfo.NumAckPending),
+		Delayed:  max(0, int64(info.State.Msgs)-onSubject),
+	}
+	st.Rewindable = max(0, onSubject-st.Active-st.Inactive)
+	if st.Active+st.Inactive > 0 {
+		m, err := stream.GetMsg(ctx, cinfo.AckFloor.Stream+1, jetstream.WithGetMsgSubject(messageSubject(q)))
+		if err == nil {
+			st.MinMsgTime = m.Time
+		}
+	}
+	return *q, st, nil
+}
+
+// Rewind makes the queue deliver again, in order, every message enqueued at
+// or after start, deleted or not; messages before start count as consumed.
+// start must lie within the queue's rewindSeconds.
+func (s *Service) Rewind(ctx context.Context, appID int64, name string, start time.Time) error {
+	q, err := s.store.get(ctx, appID, name)
+	if err != nil {
+		return err
+	}
+	if q.RewindSeconds == 0 {
+		return ErrCannotRewind
+	}
+	now := s.deps.Clock.Now()
+	if start.After(now) || start.Before(now.Add(-time.Duration(q.RewindSeconds)*time.Second)) {
+		return ErrRewindTime
+	}
+	seq, err := s.seqAtTime(ctx, q, start)
+	if err != nil {
+		return err
+	}
+	// Handles from before the rewind must not acknowledge the new deliveries.
+	_, q, err = s.store.update(ctx, appID, name, func(q *Queue) error {
+		q.Epoch++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := s.deps.JS.ResetConsumerToSequence(ctx, streamName(q), consumerName, seq); err != nil {
+		return fmt.Errorf("queue: rewind: %w", s.engineErr(err))
+	}
+	return nil
+}
+
+// seqAtTime returns the sequence of the first message on the queue's message
+// subject stored at or after t, or the next sequence to be stored if none.
+func (s *Service) seqAtTime(ctx context.Context, q *Queue, t time.Time) (uint64, error) {
+	req, _ := json.Marshal(struct {
+		StartTime time.Time `json:"start_time"`
+		NextFor   string    `json:"next_by_subj"`
+	}{t.UTC(), messageSubject(q)})
+	resp, err := s.deps.NC.RequestWithContext(ctx, "$JS.API.DIRECT.GET."+streamName(q), req)
+	if err != nil {
+		return 0, fmt.Errorf("queue: find sequence: %w", err)
+	}
+	if seq := resp.Header.Get(jetstream.SequenceHeader); seq != "" {
+		var n uint64
+		if _, err := fmt.Sscan(seq, &n); err == nil {
+			return n, nil
+		}
+	}
+	stream, err := s.deps.JS.Stream(ctx, streamName(q))
+	if err != nil {
+		return 0, s.engineErr(err)
+	}
+	return stream.CachedInfo().State.LastSeq + 1, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// engineErr turns "the stream or consumer is gone" into ErrQueueNotFound: a
+// queue another process has just deleted.
+func (s *Service) engineErr(err error) error {
+	if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
+		return fmt.Errorf("%w: %w", ErrQueueNotFound, err)
+	}
+	return err
+}

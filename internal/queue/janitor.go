@@ -1,0 +1,90 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func (s *Service) markDirty(id string) {
+	s.dirtyMu.Lock()
+	s.dirty[id] = true
+	s.dirtyMu.Unlock()
+}
+
+// janitor purges, every PurgeInterval, what deletes have left behind.
+func (s *Service) janitor(ctx context.Context, stopped chan<- struct{}) {
+	defer close(stopped)
+	for {
+		t := s.deps.Clock.NewTimer(s.cfg.PurgeInterval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C():
+		}
+		s.purge(ctx)
+	}
+}
+
+// purge drops, in every queue with deletes since its last purge, the
+// deleted messages that are older than the queue's rewind window. The
+// stream keeps messages under limits retention, so without this a deleted
+// message would stay until msgRetentionSeconds and count against the heap.
+func (s *Service) purge(ctx context.Context) {
+	s.dirtyMu.Lock()
+	ids := s.dirty
+	s.dirty = map[string]bool{}
+	s.dirtyMu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	for _, q := range s.store.all() {
+		if !ids[q.ID] {
+			continue
+		}
+		done, err := s.purgeQueue(ctx, q)
+		if err != nil && !errors.Is(err, ErrQueueNotFound) && ctx.Err() == nil {
+			s.deps.Log.Warn("queue: purge", "queue", q.Name, "err", err)
+		}
+		if !done && ctx.Err() == nil {
+			s.markDirty(q.ID)
+		}
+	}
+}
+
+// purgeQueue reports whether everything deleted is gone, or only part
+// (rewind window, or an error).
+func (s *Service) purgeQueue(ctx context.Context, q *Queue) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	stream, err := s.deps.JS.Stream(ctx, streamName(q))
+	if err != nil {
+		return errors.Is(err, jetstream.ErrStreamNotFound), s.engineErr(err)
+	}
+	c, err := stream.Consumer(ctx, consumerName)
+	if err != nil {
+		return false, s.engineErr(err)
+	}
+	// Everything below the ack floor is deleted.
+	upTo := c.CachedInfo().AckFloor.Stream + 1
+	done := true
+	if q.RewindSeconds > 0 {
+		keepFrom, err := s.seqAtTime(ctx, q, s.now().Add(-time.Duration(q.RewindSeconds)*time.Second))
+		if err != nil {
+			return false, err
+		}
+		if keepFrom < upTo {
+			upTo, done = keepFrom, false
+		}
+	}
+	if upTo <= stream.CachedInfo().State.FirstSeq {
+		return done, nil
+	}
+	if err := stream.Purge(ctx, jetstream.WithPurgeSubject(messageSubject(q)), jetstream.WithPurgeSequence(upTo)); err != nil {
+		return false, s.engineErr(err)
+	}
+	return done, nil
+}
