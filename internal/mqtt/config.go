@@ -1,0 +1,164 @@
+package mqtt
+
+import (
+	"cmp"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+)
+
+// The listener addresses' defaults. An empty address turns its listener off,
+// so WithDefaults cannot fill them in: DefaultConfig (and the CLI flags) do.
+const (
+	DefaultAddr     = ":1883"
+	DefaultHTTPAddr = ":8081"
+)
+
+// Config is the `mqtt:` section of herald's YAML file plus the listener
+// settings that `herald serve` maps from its flags.
+type Config struct {
+	// Addr is the MQTT TCP listener's address; "" turns it off. Defaults to
+	// ":1883" (in DefaultConfig; WithDefaults keeps "").
+	Addr string `yaml:"addr"`
+	// HTTPAddr is the HTTP publish gateway's address; "" turns it off.
+	// Defaults to ":8081" (in DefaultConfig; WithDefaults keeps "").
+	HTTPAddr string `yaml:"http_addr"`
+	// TLSAddr is the MQTT-over-TLS listener's address; "" turns it off. It
+	// needs TLSCert and TLSKey. Defaults to "".
+	TLSAddr string `yaml:"tls_addr"`
+	// TLSCert and TLSKey are the PEM files of the server certificate (with
+	// its chain) and key, for the TLS listener and for the gateway's HTTPS.
+	// Default to "".
+	TLSCert string `yaml:"tls_cert"`
+	// TLSKey: see TLSCert. Defaults to "".
+	TLSKey string `yaml:"tls_key"`
+	// ClientCA is a PEM bundle of the CAs that sign client certificates. With
+	// it, the TLS listener and the HTTPS gateway accept a client certificate
+	// instead of a password; the certificate's Common Name is the identity.
+	// Defaults to "" (no client certificates).
+	ClientCA string `yaml:"client_ca"`
+	// HTTPTLS serves the gateway over HTTPS with TLSCert and TLSKey.
+	// Defaults to false.
+	HTTPTLS bool `yaml:"http_tls"`
+	// AllowAnonymous lets clients without credentials connect and publish;
+	// they may publish and subscribe to every topic. Defaults to false.
+	AllowAnonymous bool `yaml:"allow_anonymous"`
+	// Users are the accounts that MQTT CONNECT and the gateway's Basic
+	// authentication check. Defaults to none.
+	Users []User `yaml:"users"`
+	// HTTPPublishRate is how many gateway requests per second each user may
+	// make (a token bucket holding one second's worth); over it the gateway
+	// answers 429. A negative rate turns the limit off. Defaults to 1000.
+	HTTPPublishRate float64 `yaml:"http_publish_rate"`
+	// MaxPacketSize is the largest MQTT packet the broker accepts and the
+	// largest body the gateway accepts, in bytes. Defaults to 1048576 (1 MiB).
+	MaxPacketSize int `yaml:"max_packet_size"`
+}
+
+// User is one account with its access rules.
+type User struct {
+	// Username is the MQTT username and the Basic-auth user. Required.
+	Username string `yaml:"username"`
+	// Password is compared in constant time. Required.
+	Password string `yaml:"password"`
+	// ACL lists what the user may do; a user without rules may publish and
+	// subscribe to everything. Defaults to none.
+	ACL []ACLRule `yaml:"acl"`
+}
+
+// ACLRule allows one action on the topics an MQTT topic filter matches.
+type ACLRule struct {
+	// Action is "publish" or "subscribe". Required.
+	Action string `yaml:"action"`
+	// Filter is an MQTT topic filter such as "home/#" or "home/+/temp".
+	// Required.
+	Filter string `yaml:"filter"`
+}
+
+// The ACL actions.
+const (
+	ActionPublish   = "publish"
+	ActionSubscribe = "subscribe"
+)
+
+// DefaultConfig returns the defaults, with both plain listeners on. Decode
+// the YAML onto it so that absent keys keep their defaults.
+func DefaultConfig() Config {
+	return Config{Addr: DefaultAddr, HTTPAddr: DefaultHTTPAddr}.WithDefaults()
+}
+
+// WithDefaults returns c with its zero fields set to their defaults, except
+// the listener addresses, where "" means off.
+func (c Config) WithDefaults() Config {
+	c.HTTPPublishRate = cmp.Or(c.HTTPPublishRate, 1000)
+	c.MaxPacketSize = cmp.Or(c.MaxPacketSize, 1<<20)
+	return c
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if math.IsNaN(c.HTTPPublishRate) || math.IsInf(c.HTTPPublishRate, 0) {
+		errs = append(errs, fmt.Errorf("http_publish_rate %v is not a number", c.HTTPPublishRate))
+	}
+	if c.MaxPacketSize < 0 || int64(c.MaxPacketSize) > math.MaxUint32 {
+		errs = append(errs, fmt.Errorf("max_packet_size %d is out of range", c.MaxPacketSize))
+	}
+	needCert := c.TLSAddr != "" || c.HTTPTLS || c.ClientCA != ""
+	if needCert && (c.TLSCert == "" || c.TLSKey == "") {
+		errs = append(errs, errors.New("tls_addr, http_tls and client_ca need tls_cert and tls_key"))
+	}
+	seen := make(map[string]bool, len(c.Users))
+	for i, u := range c.Users {
+		switch {
+		case u.Username == "":
+			errs = append(errs, fmt.Errorf("users[%d]: username is empty", i))
+		case seen[u.Username]:
+			errs = append(errs, fmt.Errorf("users[%d]: username %q appears twice", i, u.Username))
+		case u.Password == "":
+			errs = append(errs, fmt.Errorf("users[%d] %q: password is empty", i, u.Username))
+		}
+		seen[u.Username] = true
+		for j, r := range u.ACL {
+			if r.Action != ActionPublish && r.Action != ActionSubscribe {
+				errs = append(errs, fmt.Errorf("users[%d].acl[%d]: action %q is not publish or subscribe", i, j, r.Action))
+			}
+			if !validFilter(r.Filter) {
+				errs = append(errs, fmt.Errorf("users[%d].acl[%d]: %q is not an MQTT topic filter", i, j, r.Filter))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("mqtt config: %w", err)
+	}
+	return nil
+}
+
+// tlsConfig loads the certificate files; it returns nil when no TLS is set up.
+func (c Config) tlsConfig() (*tls.Config, error) {
+	if c.TLSCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("mqtt: load tls_cert and tls_key: %w", err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if c.ClientCA != "" {
+		pem, err := os.ReadFile(c.ClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("mqtt: read client_ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("mqtt: client_ca %s holds no PEM certificate", c.ClientCA)
+		}
+		tc.ClientCAs = pool
+		// A certificate is one way to authenticate; clients without one
+		// still get to present a password.
+		tc.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+	return tc, nil
+}

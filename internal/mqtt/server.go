@@ -1,0 +1,284 @@
+package mqtt
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/herald-mq/herald/internal/clock"
+)
+
+// Server is the embedded broker with its MQTT, MQTT-over-TLS and HTTP
+// publish gateway listeners.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	tls     *tls.Config // nil without tls_cert
+	broker  *broker
+	gateway *Gateway
+	handler http.Handler // the gateway with its metrics
+	metrics *metrics
+
+	mu        sync.Mutex
+	state     state
+	httpSrv   *http.Server
+	served    chan struct{} // closed when the gateway's Serve returns
+	mqttAddr  string
+	tlsAddr   string
+	httpAddr  string
+	stopOnce  sync.Once
+	stopError error
+}
+
+// New checks cfg (after WithDefaults), loads the TLS files and builds the
+// broker; nothing listens until Start.
+func New(cfg Config, logger *slog.Logger, clk clock.Clock) (*Server, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	tc, err := cfg.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	logger = logger.With("component", "mqtt")
+	dir := newDirectory(cfg)
+	b, err := newBroker(cfg, dir, logger)
+	if err != nil {
+		return nil, err
+	}
+	g := &Gateway{
+		broker:  b,
+		dir:     dir,
+		limits:  newLimiter(cfg.HTTPPublishRate, clk),
+		maxBody: int64(cfg.MaxPacketSize),
+		log:     logger,
+	}
+	m := newMetrics(b.srv.Info)
+	return &Server{
+		cfg:     cfg,
+		log:     logger,
+		tls:     tc,
+		broker:  b,
+		gateway: g,
+		handler: m.instrument(g),
+		metrics: m,
+	}, nil
+}
+
+// Start binds every configured listener and starts serving; the listeners
+// accept connections when it returns. On error, whatever was bound is closed.
+func (s *Server) Start(ctx context.Context) (err error) {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != stateNew {
+		return errors.New("mqtt: server already started or stopped")
+	}
+	s.state = stateDone // until everything below has worked
+	defer func() {
+		if err != nil {
+			_ = s.broker.srv.Close()
+		}
+	}()
+
+	if s.cfg.Addr != "" {
+		l := listeners.NewTCP(listeners.Config{ID: "tcp", Address: s.cfg.Addr})
+		if err := s.broker.srv.AddListener(l); err != nil {
+			return fmt.Errorf("mqtt: listen on %s: %w", s.cfg.Addr, err)
+		}
+		s.mqttAddr = l.Address()
+	}
+	if s.cfg.TLSAddr != "" {
+		l := listeners.NewTCP(listeners.Config{ID: "tls", Address: s.cfg.TLSAddr, TLSConfig: s.tls})
+		if err := s.broker.srv.AddListener(l); err != nil {
+			return fmt.Errorf("mqtt: listen on %s: %w", s.cfg.TLSAddr, err)
+		}
+		s.tlsAddr = l.Address()
+	}
+	var ln net.Listener
+	if s.cfg.HTTPAddr != "" {
+		var lc net.ListenConfig
+		ln, err = lc.Listen(ctx, "tcp", s.cfg.HTTPAddr)
+		if err != nil {
+			return fmt.Errorf("mqtt: gateway listen on %s: %w", s.cfg.HTTPAddr, err)
+		}
+		s.httpAddr = ln.Addr().String()
+	}
+	if err := s.broker.srv.Serve(); err != nil {
+		if ln != nil {
+			_ = ln.Close()
+		}
+		return fmt.Errorf("mqtt: serve: %w", err)
+	}
+	s.broker.running.Store(true)
+	s.state = stateRunning
+	if ln != nil {
+		s.serveGateway(ln)
+	}
+	s.log.Info("mqtt listening", "mqtt", s.mqttAddr, "tls", s.tlsAddr, "http", s.httpAddr, "https", s.cfg.HTTPTLS)
+	return nil
+}
+
+func (s *Server) serveGateway(ln net.Listener) {
+	if s.cfg.HTTPTLS {
+		tc := s.tls.Clone()
+		tc.NextProtos = []string{"http/1.1"} // the gateway speaks HTTP/1.0 and 1.1 only
+		ln = tls.NewListener(ln, tc)
+	}
+	s.httpSrv = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ConnContext:       s.gateway.connContext,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	s.served = make(chan struct{})
+	go func() {
+		defer close(s.served)
+		if err := s.httpSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("mqtt gateway stopped", "error", err)
+		}
+	}()
+}
+
+// Stop stops accepting, lets in-flight gateway requests finish, then
+// disconnects the MQTT clients (reason "server shutting down") and closes
+// the broker. It returns ctx's error if that takes longer than ctx allows.
+func (s *Server) Stop(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		s.mu.Lock()
+		running, httpSrv, served := s.state == stateRunning, s.httpSrv, s.served
+		s.state = stateDone
+		s.mu.Unlock()
+		if !running {
+			return
+		}
+		var errs []error
+		if httpSrv != nil {
+			if err := httpSrv.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("mqtt: gateway shutdown: %w", err))
+				_ = httpSrv.Close()
+			}
+			<-served
+		}
+		s.broker.running.Store(false)
+		closed := make(chan struct{})
+		go func() {
+			defer close(closed)
+			_ = s.broker.srv.Close()
+		}()
+		select {
+		case <-closed:
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("mqtt: broker close: %w", ctx.Err()))
+		}
+		s.stopError = errors.Join(errs...)
+	})
+	return s.stopError
+}
+
+// MQTTAddr returns the MQTT TCP listener's host:port, or "" when it is off
+// or not started.
+func (s *Server) MQTTAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mqttAddr
+}
+
+// TLSAddr returns the MQTT-over-TLS listener's host:port, or "".
+func (s *Server) TLSAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tlsAddr
+}
+
+// HTTPAddr returns the gateway's host:port, or "".
+func (s *Server) HTTPAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.httpAddr
+}
+
+// Handler returns the gateway as the HTTP server serves it (with its
+// metrics), for tests and benchmarks that call it directly. It publishes
+// only between Start and Stop and answers 500 otherwise.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+type state int
+
+const (
+	stateNew state = iota
+	stateRunning
+	stateDone
+)
+
+// broker is the embedded mochi-mqtt server with the settings herald chooses.
+type broker struct {
+	srv     *mochi.Server
+	running atomic.Bool
+	clients sync.Pool // of inline *mochi.Client that publish for the gateway
+}
+
+func newBroker(cfg Config, dir *directory, logger *slog.Logger) (*broker, error) {
+	caps := mochi.NewDefaultServerCapabilities()
+	// mochi expires every message and retained message after 24 hours by
+	// default, and stamps that expiry on messages that had none. MQTT 5 has
+	// messages live until their own MessageExpiryInterval, so: no cap.
+	caps.MaximumMessageExpiryInterval = 0
+	// Mochi's defaults, kept on purpose (see the package doc): per client,
+	// at most 8192 QoS 1/2 messages awaiting acknowledgement
+	// (MaximumInflight) and 8192 messages queued for writing
+	// (MaximumClientWritesPending); beyond either, messages to that client
+	// are dropped and counted. Sessions live as long as the client asks.
+	caps.MaximumInflight = 8192
+	caps.MaximumClientWritesPending = 8192
+	caps.MaximumSessionExpiryInterval = math.MaxUint32
+	caps.MaximumPacketSize = uint32(cfg.MaxPacketSize)
+	srv := mochi.New(&mochi.Options{Capabilities: caps, Logger: logger})
+	if err := srv.AddHook(&authHook{dir: dir}, nil); err != nil {
+		return nil, fmt.Errorf("mqtt: add auth hook: %w", err)
+	}
+	b := &broker{srv: srv}
+	b.clients.New = func() any {
+		cl := srv.NewClient(nil, "http", "", true)
+		// Version 5, so that expiry of retained gateway messages follows
+		// their MessageExpiryInterval as for any MQTT 5 publisher.
+		cl.Properties.ProtocolVersion = 5
+		return cl
+	}
+	return b, nil
+}
+
+// inject publishes pk as client clientID. The inline client skips the
+// broker's ACL (the gateway has checked it) and the QoS handshake (there is
+// no one to acknowledge): the message goes straight to the subscribers'
+// sessions, at the lower of its QoS and each subscription's.
+func (b *broker) inject(clientID string, pk packets.Packet) error {
+	if !b.running.Load() {
+		return ErrStopped
+	}
+	cl := b.clients.Get().(*mochi.Client)
+	cl.ID = clientID // the message's origin, for No Local subscriptions
+	err := b.srv.InjectPacket(cl, pk)
+	cl.ID = ""
+	b.clients.Put(cl)
+	if err != nil {
+		return fmt.Errorf("mqtt: inject publish: %w", err)
+	}
+	return nil
+}
