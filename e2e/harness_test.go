@@ -137,16 +137,16 @@ func (n *node) kill() {
 }
 
 // stop sends SIGTERM and returns the exit error and how long it took.
-func (n *node) stop() (error, time.Duration) {
+func (n *node) stop() (time.Duration, error) {
 	n.t.Helper()
 	begin := time.Now()
 	require.NoError(n.t, n.cmd.Process.Signal(syscall.SIGTERM))
 	select {
 	case err := <-n.exited:
-		return err, time.Since(begin)
+		return time.Since(begin), err
 	case <-time.After(20 * time.Second):
 		n.t.Fatal("herald did not exit within 20s of SIGTERM")
-		return nil, 0
+		return 0, nil
 	}
 }
 

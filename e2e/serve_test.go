@@ -38,7 +38,7 @@ func TestReadyHealthAndGracefulStop(t *testing.T) {
 	resp.Body.Close()
 	require.True(t, strings.HasPrefix(string(body), "-----BEGIN CERTIFICATE-----"))
 
-	err, took := n.stop()
+	took, err := n.stop()
 	require.NoError(t, err, "exit status 0 on SIGTERM")
 	require.Less(t, took, 10*time.Second)
 }

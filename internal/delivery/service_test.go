@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -93,7 +91,7 @@ func newRig(t *testing.T, scale float64, answer func(Attempt) (Outcome, bool)) *
 	t.Helper()
 	ctx := context.Background()
 	eng := enginetest.New(t)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	clk := clock.NewFake(time.Now())
 	tkv, err := eng.KV(ctx, topic.TopicBucket, 1)
 	require.NoError(t, err)
@@ -373,7 +371,6 @@ func TestUnsubscribedRetriesDropped(t *testing.T) {
 	info, err := s.Info(context.Background())
 	require.NoError(t, err)
 	require.Zero(t, info.State.Msgs)
-	var _ jetstream.Stream = s
 }
 
 // 10,000 subscriptions on one node: one fan-out consumer and one retry

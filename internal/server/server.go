@@ -89,7 +89,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	}
 	stats := delivery.NewStats(statsKV, log)
 
-	httpLn, err := net.Listen("tcp", cfg.HTTPAddr)
+	httpLn, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("http listener: %w", err)
 	}

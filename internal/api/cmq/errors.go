@@ -36,11 +36,10 @@ var (
 	errParse      = func(what string) *Error {
 		return errf(4000, 10420, "cannot parse %s, or request size is more than 1MB", what)
 	}
-	errAuth        = errf(4100, 10030, "authentication failed")
-	errNoSecretID  = errf(4100, 10270, "secret id is not existed")
-	errAKID        = errf(4000, 10450, "secret id dosen't begin with AKID")
-	errInternal    = errf(6000, 10050, "server internal error")
-	errUnavailable = errf(6000, 10050, "server is shutting down")
+	errAuth       = errf(4100, 10030, "authentication failed")
+	errNoSecretID = errf(4100, 10270, "secret id is not existed")
+	errAKID       = errf(4000, 10450, "secret id dosen't begin with AKID")
+	errInternal   = errf(6000, 10050, "server internal error")
 )
 
 // mapping is the one table from the services' errors to CMQ codes; the

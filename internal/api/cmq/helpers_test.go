@@ -3,7 +3,6 @@ package cmq_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -57,7 +56,7 @@ func newAPI(t testing.TB) *api {
 func newAPIOn(t testing.TB, eng *engine.Engine) *api {
 	t.Helper()
 	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	clk := clock.NewFake(time.Unix(testNow, 0))
 	akv, err := eng.KV(ctx, account.Bucket, 1)
 	require.NoError(t, err)

@@ -3,7 +3,6 @@ package enginetest
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"testing"
 	"time"
@@ -32,4 +31,4 @@ func Open(tb testing.TB, dir string) *engine.Engine {
 }
 
 // Logger discards everything; tests that want logs make their own.
-func Logger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func Logger() *slog.Logger { return slog.New(slog.DiscardHandler) }
