@@ -43,12 +43,11 @@ var (
 	root = User{Username: "root", Password: "toor"} // no ACL: everything
 )
 
-// startServer starts a server on loopback ports with cfg's users; it stops
+// startServer starts a server on loopback ports ("-" turns one off); it stops
 // when the test ends.
 func startServer(t *testing.T, cfg Config, clk clock.Clock) *Server {
 	t.Helper()
-	cfg.Addr = cmpOr(cfg.Addr, "127.0.0.1:0")
-	cfg.HTTPAddr = cmpOr(cfg.HTTPAddr, "127.0.0.1:0")
+	cfg.Addr, cfg.HTTPAddr = testAddr(cfg.Addr), testAddr(cfg.HTTPAddr)
 	if clk == nil {
 		clk = clock.Real{}
 	}
@@ -63,9 +62,13 @@ func startServer(t *testing.T, cfg Config, clk clock.Clock) *Server {
 	return s
 }
 
-func cmpOr(v, def string) string {
-	if v == "" {
-		return def
+// testAddr is a loopback port for "" and off for "-".
+func testAddr(v string) string {
+	switch v {
+	case "":
+		return "127.0.0.1:0"
+	case "-":
+		return ""
 	}
 	return v
 }
@@ -253,3 +256,5 @@ func (p *pki) write(t *testing.T, name, typ string, der []byte) string {
 func (p *pki) clientTLS(certs ...tls.Certificate) *tls.Config {
 	return &tls.Config{RootCAs: p.pool, Certificates: certs, MinVersion: tls.VersionTLS12}
 }
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
