@@ -210,3 +210,14 @@ func (r *receiver) waitFor(t *testing.T, ids []string, d time.Duration) {
 		}
 	}
 }
+
+// runServe runs `herald serve` expecting it to exit by itself (a bad
+// configuration) and returns its output.
+func runServe(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	base := []string{"serve", "--data-dir", t.TempDir(), "--http-addr", freeAddr(t), "--mqtt-addr", "", "--mqtt-http-addr", ""}
+	out, err := exec.CommandContext(ctx, binary, append(base, args...)...).CombinedOutput()
+	return string(out), err
+}

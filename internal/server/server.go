@@ -145,7 +145,13 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		return err
 	}
 
+	broker, err := newMQTT(cfg, clk, log)
+	if err != nil {
+		return err
+	}
+
 	reg := prometheus.NewRegistry()
+	reg.MustRegister(broker.Collectors()...)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	apiHandler := instrument(reg, api)
@@ -165,6 +171,9 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		return err
 	}
 	go rotateKeys(ctx, keyring, cfg.MNSKeyRotation, log)
+	if err := broker.Start(ctx); err != nil {
+		return err
+	}
 
 	httpSrv := &http.Server{
 		Handler:           mux,
@@ -187,6 +196,9 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	defer cancel()
 	if err := httpSrv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("http shutdown", "err", err)
+	}
+	if err := broker.Stop(sctx); err != nil {
+		log.Warn("mqtt stop", "err", err)
 	}
 	// Stop taking messages, let the attempts in flight finish (or hand them
 	// back to the engine), then close the engine.
