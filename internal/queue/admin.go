@@ -154,7 +154,7 @@ func (s *Service) dropStream(q *Queue) {
 	if err := s.deps.JS.DeleteStream(ctx, streamName(q)); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 		s.deps.Log.Warn("queue: stream not deleted", "stream", streamName(q), "err", err)
 	}
-	s.consumers.Delete(q.ID)
+	s.heap.forget(q.ID)
 }
 
 // Queue returns one queue's settings.

@@ -60,8 +60,14 @@ func DecodeHandle(key []byte, s string) (Handle, error) {
 	if s == "" || len(s) > base64.RawURLEncoding.EncodedLen(maxHandleLen) {
 		return Handle{}, errHandleFormat
 	}
+	for i := range len(s) {
+		// The decoder skips CR and LF; a handle has none.
+		if c := s[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return Handle{}, errHandleFormat
+		}
+	}
 	var buf [maxHandleLen]byte
-	n, err := base64.RawURLEncoding.Decode(buf[:], []byte(s))
+	n, err := base64.RawURLEncoding.Strict().Decode(buf[:], []byte(s))
 	if err != nil || n < 1+5+macLen || buf[0] != handleVersion {
 		return Handle{}, errHandleFormat
 	}

@@ -49,3 +49,9 @@ func (h *heapCounts) check(ctx context.Context, s *Service, q *Queue, adding int
 	h.mu.Unlock()
 	return nil
 }
+
+func (h *heapCounts) forget(id string) {
+	h.mu.Lock()
+	delete(h.counts, id)
+	h.mu.Unlock()
+}

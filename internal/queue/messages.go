@@ -2,9 +2,9 @@ package queue
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -172,159 +172,198 @@ func (s *Service) Receive(ctx context.Context, appID int64, name string, n int, 
 	if wait < 0 {
 		wait = time.Duration(q.PollingWaitSeconds) * time.Second
 	}
-	cons, err := s.consumer(ctx, q)
-	if err != nil {
-		return nil, err
-	}
 	deadline := time.Now().Add(wait)
-	var out []Message
 	for {
-		batch, err := cons.FetchNoWait(n - len(out))
+		msgs, err := s.pull(ctx, q, n, max(time.Until(deadline), minPull))
 		if err != nil {
-			return nil, s.engineErr(err)
-		}
-		if out, err = s.take(ctx, q, batch, out); err != nil {
 			return nil, err
+		}
+		var out []Message
+		for _, m := range msgs {
+			d, ok := parseDelivery(m.Reply)
+			if !ok {
+				s.deps.Log.Error("queue: message without delivery metadata", "queue", q.Name, "reply", m.Reply)
+				continue
+			}
+			if q.DeadLetterQueue != "" && d.delivered > uint64(q.MaxReceiveCount) && s.deadLetter(ctx, q, m, d) {
+				continue
+			}
+			out = append(out, s.message(q, m, d))
 		}
 		if len(out) > 0 {
 			return out, nil
 		}
-		left := time.Until(deadline)
-		if left < 100*time.Millisecond {
+		if time.Until(deadline) < minPull {
 			return nil, ErrNoMessage
-		}
-		// Long poll: a pull request for one message that the engine answers
-		// the moment one arrives; the rest of the batch is then topped up.
-		if s.longPoll != nil {
-			s.longPoll()
-		}
-		pctx, cancel := context.WithTimeout(ctx, left)
-		batch, err = cons.Fetch(1, jetstream.FetchContext(pctx))
-		if err != nil {
-			cancel()
-			return nil, s.engineErr(err)
-		}
-		out, err = s.take(ctx, q, batch, out)
-		cancel()
-		if err != nil {
-			return nil, err
-		}
-		if ctx.Err() != nil {
-			s.release(q, out)
-			return nil, ctx.Err()
-		}
-		if len(out) == n {
-			return out, nil
-		}
-		if len(out) > 0 {
-			wait, deadline = 0, time.Now() // top up without waiting again
 		}
 	}
 }
 
-// take turns a fetched batch into messages, dead-lettering those received
-// too often.
-func (s *Service) take(ctx context.Context, q *Queue, batch jetstream.MessageBatch, out []Message) ([]Message, error) {
-	for msg := range batch.Messages() {
-		meta, err := msg.Metadata()
-		if err != nil {
-			s.deps.Log.Error("queue: message without metadata", "queue", q.Name, "err", err)
-			continue
-		}
-		if q.DeadLetterQueue != "" && meta.NumDelivered > uint64(q.MaxReceiveCount) && s.deadLetter(ctx, q, msg, meta) {
-			continue
-		}
-		out = append(out, s.message(q, msg, meta))
+// minPull is the shortest a pull request waits. The engine tells a consumer
+// about new messages asynchronously, so a request that did not wait at all
+// could miss a message whose send has just been acknowledged.
+const minPull = 50 * time.Millisecond
+
+// pull is one pull request for up to n messages that the engine answers as
+// soon as it has any, or after wait with none. A message that arrives after
+// the caller has gone is handed back at once.
+func (s *Service) pull(ctx context.Context, q *Queue, n int, wait time.Duration) ([]*nats.Msg, error) {
+	nc := s.deps.NC
+	inbox := nc.NewInbox()
+	ch := make(chan *nats.Msg, n+2)
+	sub, err := nc.ChanSubscribe(inbox, ch)
+	if err != nil {
+		return nil, fmt.Errorf("queue: receive: %w", err)
 	}
-	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) &&
-		!errors.Is(err, context.Canceled) && !errors.Is(err, jetstream.ErrNoMessages) {
-		if len(out) > 0 {
-			return out, nil // what arrived is the receiver's now; report the rest next time
+	defer func() { _ = sub.Unsubscribe() }()
+	req := fmt.Appendf(nil, `{"batch":%d,"expires":%d,"no_wait":true}`, n, wait.Nanoseconds())
+	if err := nc.PublishRequest(pullSubject(q), inbox, req); err != nil {
+		return nil, fmt.Errorf("queue: receive: %w", err)
+	}
+	if wait > minPull && s.longPoll != nil {
+		s.longPoll()
+	}
+	// The engine ends the request itself; the timer only guards against an
+	// engine that went away.
+	timer := time.NewTimer(wait + 5*time.Second)
+	defer timer.Stop()
+	var out []*nats.Msg
+	for len(out) < n {
+		select {
+		case m := <-ch:
+			if len(m.Data) == 0 && m.Header.Get("Status") != "" {
+				switch code := m.Header.Get("Status"); code {
+				case "100": // heartbeat
+					continue
+				case "404", "408":
+					return out, nil
+				default:
+					if len(out) > 0 {
+						return out, nil
+					}
+					return nil, s.pullErr(q, code, m.Header.Get("Description"))
+				}
+			}
+			out = append(out, m)
+		case <-ctx.Done():
+			_ = sub.Unsubscribe()
+			for len(ch) > 0 {
+				out = append(out, <-ch)
+			}
+			for _, m := range out {
+				_ = m.Respond([]byte("-NAK"))
+			}
+			return nil, ctx.Err()
+		case <-timer.C:
+			return out, nil
 		}
-		return out, s.engineErr(err)
 	}
 	return out, nil
 }
 
-func (s *Service) message(q *Queue, msg jetstream.Msg, meta *jetstream.MsgMetadata) Message {
+func (s *Service) pullErr(q *Queue, code, desc string) error {
+	if code == "409" && desc == "Exceeded MaxWaiting" {
+		return fmt.Errorf("queue: too many receives waiting on %s: %w", q.Name, ErrNoMessage)
+	}
+	if code == "409" && desc == "Consumer Deleted" || code == "503" {
+		return fmt.Errorf("queue: receive: %w: %s %s", ErrQueueNotFound, code, desc)
+	}
+	return fmt.Errorf("queue: receive: engine answered %s %s", code, desc)
+}
+
+func pullSubject(q *Queue) string {
+	return "$JS.API.CONSUMER.MSG.NEXT." + streamName(q) + "." + consumerName
+}
+
+// delivery is what a message's acknowledgement subject tells about it.
+type delivery struct {
+	streamSeq, consumerSeq, delivered uint64
+	stored                            time.Time
+}
+
+// parseDelivery reads an acknowledgement subject:
+// $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ns>.<pending> or the
+// v2 form with domain and account hash after ACK (and possibly more tokens).
+func parseDelivery(reply string) (delivery, bool) {
+	tokens := strings.Split(reply, ".")
+	if len(tokens) < 9 || tokens[0] != "$JS" || tokens[1] != "ACK" {
+		return delivery{}, false
+	}
+	off := 4
+	if len(tokens) == 9 {
+		off = 2
+	}
+	if len(tokens) < off+7 {
+		return delivery{}, false
+	}
+	var nums [4]uint64
+	for i := range nums {
+		v, err := strconv.ParseUint(tokens[off+2+i], 10, 64)
+		if err != nil {
+			return delivery{}, false
+		}
+		nums[i] = v
+	}
+	return delivery{delivered: nums[0], streamSeq: nums[1], consumerSeq: nums[2], stored: time.Unix(0, int64(nums[3]))}, true
+}
+
+func (s *Service) message(q *Queue, msg *nats.Msg, d delivery) Message {
 	now := s.now()
 	vt := time.Duration(q.VisibilityTimeout) * time.Second
 	next := now.Add(vt)
-	id := msg.Headers().Get(headerMsgID)
-	if id == "" {
-		id = strconv.FormatUint(meta.Sequence.Stream, 10)
-	}
 	first := now
-	if meta.NumDelivered > 1 {
+	if d.delivered > 1 {
 		// The engine does not keep the first delivery's time; the earliest it
 		// can have been is one visibility timeout per earlier delivery ago.
-		first = now.Add(-time.Duration(meta.NumDelivered-1) * vt)
-		if first.Before(meta.Timestamp) {
-			first = meta.Timestamp
+		first = now.Add(-time.Duration(d.delivered-1) * vt)
+		if first.Before(d.stored) {
+			first = d.stored
 		}
 	}
 	return Message{
-		ID:   id,
-		Body: msg.Data(),
+		ID:   msgID(msg, d),
+		Body: msg.Data,
 		Handle: EncodeHandle(q.Key, Handle{
-			Epoch: q.Epoch, StreamSeq: meta.Sequence.Stream, ConsumerSeq: meta.Sequence.Consumer,
-			Delivered: meta.NumDelivered, NextVisibleMs: uint64(next.UnixMilli()),
+			Epoch: q.Epoch, StreamSeq: d.streamSeq, ConsumerSeq: d.consumerSeq,
+			Delivered: d.delivered, NextVisibleMs: uint64(next.UnixMilli()),
 		}),
-		EnqueueTime:      meta.Timestamp,
+		EnqueueTime:      d.stored,
 		NextVisibleTime:  next,
 		FirstDequeueTime: first,
-		DequeueCount:     int(meta.NumDelivered),
+		DequeueCount:     int(d.delivered),
 	}
 }
 
-// release makes messages received for a caller that has gone visible again
-// at once, rather than after their visibility timeout.
-func (s *Service) release(q *Queue, msgs []Message) {
-	for _, m := range msgs {
-		if h, err := DecodeHandle(q.Key, m.Handle); err == nil {
-			_ = s.deps.NC.Publish(ackSubject(q, h), []byte("-NAK"))
+func msgID(msg *nats.Msg, d delivery) string {
+	if msg.Header != nil {
+		if id := msg.Header.Get(headerMsgID); id != "" {
+			return id
 		}
 	}
+	return strconv.FormatUint(d.streamSeq, 10)
 }
 
 // deadLetter copies msg into the queue's dead-letter queue and then
 // terminates it here; it reports false, leaving msg to be received as usual,
 // when the copy could not be stored.
-func (s *Service) deadLetter(ctx context.Context, q *Queue, msg jetstream.Msg, meta *jetstream.MsgMetadata) bool {
+func (s *Service) deadLetter(ctx context.Context, q *Queue, msg *nats.Msg, d delivery) bool {
 	dl, err := s.store.get(ctx, q.AppID, q.DeadLetterQueue)
 	if err != nil {
 		s.deps.Log.Warn("queue: dead-letter queue missing, message kept", "queue", q.Name, "deadLetterQueue", q.DeadLetterQueue)
 		return false
 	}
-	id := msg.Headers().Get(headerMsgID)
-	if id == "" {
-		id = strconv.FormatUint(meta.Sequence.Stream, 10)
-	}
-	m := &nats.Msg{Subject: messageSubject(dl), Data: msg.Data(), Header: nats.Header{}}
-	m.Header.Set(headerMsgID, id)
-	m.Header.Set(jetstream.MsgIDHeader, "dead."+q.ID+"."+strconv.FormatUint(meta.Sequence.Stream, 10))
+	m := &nats.Msg{Subject: messageSubject(dl), Data: msg.Data, Header: nats.Header{}}
+	m.Header.Set(headerMsgID, msgID(msg, d))
+	m.Header.Set(jetstream.MsgIDHeader, "dead."+q.ID+"."+strconv.FormatUint(d.streamSeq, 10))
 	if _, err := s.publish(ctx, []*nats.Msg{m}); err != nil {
 		s.deps.Log.Warn("queue: dead letter not stored, message kept", "queue", q.Name, "deadLetterQueue", dl.Name, "err", err)
 		return false
 	}
-	if err := msg.TermWithReason("dead-lettered to " + dl.Name); err != nil {
+	if err := msg.Respond([]byte("+TERM dead-lettered to " + dl.Name)); err != nil {
 		s.deps.Log.Warn("queue: dead-lettered message not terminated; it may be copied again", "queue", q.Name, "err", err)
 	}
 	s.markDirty(q.ID)
 	return true
-}
-
-// consumer returns the queue's consumer, looked up once per process.
-func (s *Service) consumer(ctx context.Context, q *Queue) (jetstream.Consumer, error) {
-	if c, ok := s.consumers.Load(q.ID); ok {
-		return c.(jetstream.Consumer), nil
-	}
-	c, err := s.deps.JS.Consumer(ctx, streamName(q), consumerName)
-	if err != nil {
-		return nil, s.engineErr(err)
-	}
-	s.consumers.Store(q.ID, c)
-	return c, nil
 }
 
 // Delete acknowledges receipt handles and returns, for each, nil or why it

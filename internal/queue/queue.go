@@ -142,7 +142,6 @@ type Service struct {
 	store *store
 	now   func() time.Time // the engine's clock, for everything visibility
 
-	consumers sync.Map // queue ID → jetstream.Consumer
 	heap      heapCounts
 
 	dirtyMu sync.Mutex
