@@ -41,6 +41,8 @@ func TestMQTTAuthentication(t *testing.T) {
 			_, ca, err := connect(t, conn, tc.connect)
 			if tc.reason == 0 {
 				require.NoError(t, err)
+				require.NotNil(t, ca.Properties.MaximumPacketSize)
+				require.Equal(t, uint32(1<<20), *ca.Properties.MaximumPacketSize)
 				return
 			}
 			require.Error(t, err)

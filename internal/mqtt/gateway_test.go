@@ -350,3 +350,25 @@ func TestGatewayHTTP10(t *testing.T) {
 	require.Equal(t, "old/school", m.Topic)
 	require.Equal(t, "hello", string(m.Payload))
 }
+
+// BenchmarkGateway calls the handler directly: authentication, rate limit,
+// parsing, ACL, body and the broker's routing (to no subscriber).
+func BenchmarkGateway(b *testing.B) {
+	s, err := New(Config{Users: []User{alice}, HTTPPublishRate: -1, HTTPAddr: ""}, discard(), nil)
+	require.NoError(b, err)
+	require.NoError(b, s.Start(context.Background()))
+	b.Cleanup(func() { _ = s.Stop(context.Background()) })
+	h := s.Handler()
+	target := "/topics/home%2Fkitchen?qos=1&ContentType=application%2Fjson&UserProp.1.Key=k&UserProp.1.Value=v"
+	payload := `{ "message": "Hello, world" }`
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, target, strings.NewReader(payload))
+		req.SetBasicAuth("alice", "secret")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatal(rec.Code, rec.Body.String())
+		}
+	}
+}

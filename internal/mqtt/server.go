@@ -43,8 +43,15 @@ type Server struct {
 }
 
 // New checks cfg (after WithDefaults), loads the TLS files and builds the
-// broker; nothing listens until Start.
+// broker; nothing listens until Start. A nil logger is slog.Default() and a
+// nil clock the wall clock.
 func New(cfg Config, logger *slog.Logger, clk clock.Clock) (*Server, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if clk == nil {
+		clk = clock.Real{}
+	}
 	cfg = cfg.WithDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -253,6 +260,9 @@ func newBroker(cfg Config, dir *directory, logger *slog.Logger) (*broker, error)
 	if err := srv.AddHook(&authHook{dir: dir}, nil); err != nil {
 		return nil, fmt.Errorf("mqtt: add auth hook: %w", err)
 	}
+	if err := srv.AddHook(&packetSizeHook{size: caps.MaximumPacketSize}, nil); err != nil {
+		return nil, fmt.Errorf("mqtt: add packet size hook: %w", err)
+	}
 	b := &broker{srv: srv}
 	b.clients.New = func() any {
 		cl := srv.NewClient(nil, "http", "", true)
@@ -281,4 +291,22 @@ func (b *broker) inject(clientID string, pk packets.Packet) error {
 		return fmt.Errorf("mqtt: inject publish: %w", err)
 	}
 	return nil
+}
+
+// packetSizeHook tells MQTT 5 clients the largest packet the broker takes,
+// in CONNACK, which mochi enforces but does not announce.
+type packetSizeHook struct {
+	mochi.HookBase
+	size uint32
+}
+
+func (h *packetSizeHook) ID() string { return "herald-packet-size" }
+
+func (h *packetSizeHook) Provides(b byte) bool { return b == mochi.OnPacketEncode }
+
+func (h *packetSizeHook) OnPacketEncode(_ *mochi.Client, pk packets.Packet) packets.Packet {
+	if pk.FixedHeader.Type == packets.Connack && pk.ReasonCode == packets.CodeSuccess.Code {
+		pk.Properties.MaximumPacketSize = h.size
+	}
+	return pk
 }

@@ -1,0 +1,71 @@
+// Package mqtt is herald's embedded MQTT 3.1.1/5 broker (mochi-mqtt) with
+// users and ACLs from the config, and the HTTP publish gateway of Tencent
+// TDMQ for MQTT: POST /topics/{url-encoded-topic}.
+//
+// # Listeners
+//
+// Server runs up to three: MQTT over TCP (Config.Addr), MQTT over TLS
+// (TLSAddr) and the gateway over HTTP/1.0 and 1.1 (HTTPAddr), HTTPS with
+// HTTPTLS. With ClientCA, TLS clients may present a certificate signed by it
+// instead of a password; the certificate's Common Name is then the
+// client's identity (and, on the gateway, its client id).
+//
+// # Identity and ACL
+//
+// An MQTT client authenticates with a username and password, else with a
+// verified client certificate, else not at all, which only AllowAnonymous
+// permits. A username without a password is refused rather than taken as
+// anonymous. The gateway does the same with Authorization: Basic, the
+// certificate, or nothing; its username parameter never changes the
+// identity. An identity that names a configured user is held to that user's
+// ACL; a user without rules, an anonymous client and a certificate whose
+// Common Name is no username may do everything. A subscription is allowed
+// when a subscribe rule's filter covers the whole requested filter ("home/#"
+// covers "home/+/temp", not "#"); the broker checks delivery again per topic.
+//
+// # What 200 means
+//
+// The gateway answers 200 with X-Message-Id (32 upper-case hex characters,
+// random; herald's own identifier, not sent to subscribers) once the broker
+// has accepted the message: it has been matched against the current
+// subscriptions and put into every matching session (for QoS 1 and 2 into
+// the session's inflight store, from which the broker delivers and
+// redelivers until the subscriber acknowledges, offline persistent sessions
+// included), and, with retained=true, stored as the topic's retained message.
+// It does not mean that a subscriber has received or acknowledged it. The
+// gateway does no QoS handshake of its own: qos is the QoS the message is
+// published at, so each subscriber gets it at the lower of qos and its
+// subscription's QoS. The broker holds everything in memory: a restart of
+// herald loses queued and retained MQTT messages.
+//
+// # Settings that drop or expire messages
+//
+// mochi-mqtt's defaults are changed or kept on purpose:
+//   - Message expiry: mochi caps every message, and every retained message,
+//     at 24 hours and stamps that expiry on messages that have none. herald
+//     sets no cap: a message expires only by its own MessageExpiryInterval,
+//     and retained messages stay until replaced or cleared, as in MQTT 5.
+//   - Inflight limit, 8192 per client: QoS 1/2 messages awaiting a
+//     subscriber's acknowledgement (or its return, for an offline persistent
+//     session). Past it, new QoS 1/2 messages to that client are dropped and
+//     counted in herald_mqtt_inflight_dropped_total.
+//   - Write queue, 8192 per client: messages waiting to be written to a slow
+//     connection. Past it, messages to that client are dropped and counted
+//     in herald_mqtt_messages_dropped_total.
+//   - Session expiry: as long as the client asks (MQTT 3 persistent sessions
+//     never expire), so an abandoned persistent session keeps collecting up
+//     to the inflight limit.
+//   - Packet size: MaxPacketSize (1 MiB) bounds inbound MQTT packets (and is
+//     announced in CONNACK) and the gateway's body; a subscriber that announces a smaller Maximum Packet
+//     Size does not get larger messages, as MQTT 5 requires.
+//
+// # Errors
+//
+// Every gateway error has a short plain-text body; statusTable (errors.go)
+// is the one map from errors to HTTP status: 400 bad path, topic, qos,
+// retained, property or payload; 401 failed authentication or ACL denial;
+// 405 any method but POST; 429 over http_publish_rate; 500 anything else.
+//
+// Metrics sit at the edges: Collectors returns the gateway's request
+// counters (a middleware) and gauges read from mochi's own counters.
+package mqtt
