@@ -142,7 +142,7 @@ type Service struct {
 	store *store
 	now   func() time.Time // the engine's clock, for everything visibility
 
-	heap      heapCounts
+	heap heapCounts
 
 	dirtyMu sync.Mutex
 	dirty   map[string]bool // queue IDs with deletes the janitor has not purged

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/herald-mq/herald/internal/queue"
 	"github.com/herald-mq/herald/internal/topic"
 )
 
@@ -57,6 +58,22 @@ var mapping = []struct {
 	{topic.ErrSubscriptionLimit, errf(4500, 10480, "number of subscription has reached the limit")},
 	{topic.ErrNoSubscription, errf(6030, 10650, "topic has no subscription, please create a subscription before publishing message")},
 	{topic.ErrNoMatch, errf(6030, 10730, "no bindingKey or filterTag matches")},
+	{queue.ErrQueueNotFound, errf(4440, 10100, "queue is not existed, or deleted")},
+	// CMQ documents 4460 without a module code; 10210 is ours.
+	{queue.ErrQueueExists, errf(4460, 10210, "queue is already existed,case insensitive")},
+	{queue.ErrQueueLimit, errf(4450, 10220, "number of queues has reached the limit")},
+	{queue.ErrHeapFull, errf(4410, 10240, "reach maximum retention number of message")},
+	{queue.ErrMessageTooBig, errf(4400, 10230, "exceed maximum message size")},
+	{queue.ErrEmptyMessage, errf(4000, 10120, "message body can't be empty")},
+	{queue.ErrDelayOutOfRange, errf(4000, 10692, "delay seconds is out of range")},
+	{queue.ErrNoMessage, errf(7000, 10200, "no message")},
+	{queue.ErrInvalidHandle, errf(4430, 10260, "receipt handle is invalid")},
+	{queue.ErrCannotRewind, errf(6050, 10670, "queue cannot be rewinded")},
+	{queue.ErrRewindTime, errf(4000, 10680, "invalid rewind time")},
+	{queue.ErrRewindOverRetained, errf(4000, 10700, "rewindSeconds is larger than msgRetentionSeconds")},
+	{queue.ErrDeadLetterNotFound, errf(4440, 10100, "dead letter queue is not existed, or deleted")},
+	{queue.ErrDeadLetterSelf, errf(4000, 10350, "parameter deadLetterQueueName value or length is out of range")},
+	{queue.ErrBadAttribute, errf(4000, 10350, "parameter value or length is out of range")},
 }
 
 // wireError turns any error into the CMQ error to send, and reports whether it

@@ -23,6 +23,7 @@ import (
 	"github.com/herald-mq/herald/internal/clock"
 	"github.com/herald-mq/herald/internal/engine"
 	"github.com/herald-mq/herald/internal/engine/enginetest"
+	"github.com/herald-mq/herald/internal/queue"
 	"github.com/herald-mq/herald/internal/topic"
 )
 
@@ -44,6 +45,7 @@ type api struct {
 	h      http.Handler
 	clk    *clock.Fake
 	topics *topic.Store
+	queues *queue.Service // nil unless made by newQueueAPI
 	eng    *engine.Engine
 	nonce  atomic.Int64
 	host   string
@@ -54,6 +56,17 @@ func newAPI(t testing.TB) *api {
 }
 
 func newAPIOn(t testing.TB, eng *engine.Engine) *api {
+	t.Helper()
+	return newAPIWith(t, eng, false)
+}
+
+// newQueueAPI is newAPI with a queue service and the queue actions.
+func newQueueAPI(t testing.TB) *api {
+	t.Helper()
+	return newAPIWith(t, enginetest.New(t), true)
+}
+
+func newAPIWith(t testing.TB, eng *engine.Engine, withQueues bool) *api {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
@@ -71,9 +84,17 @@ func newAPIOn(t testing.TB, eng *engine.Engine) *api {
 	t.Cleanup(topics.Close)
 	pub, err := topic.NewPublisher(ctx, topics, eng.JS, eng.Stream)
 	require.NoError(t, err)
-	h, err := cmq.New(cmq.Config{}, cmq.Deps{Accounts: accounts, Topics: topics, Messages: pub, Clock: clk, Log: log})
+	deps := cmq.Deps{Accounts: accounts, Topics: topics, Messages: pub, Clock: clk, Log: log}
+	var queues *queue.Service
+	if withQueues {
+		queues, err = queue.New(ctx, queue.Config{}, queue.Deps{JS: eng.JS, NC: eng.NC, Stream: eng.Stream, KV: eng.KV, Clock: clk, Log: log})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = queues.Stop(context.Background()) })
+		deps.Queues = queues
+	}
+	h, err := cmq.New(cmq.Config{}, deps)
 	require.NoError(t, err)
-	return &api{t: t, h: h, clk: clk, topics: topics, eng: eng, host: testHost}
+	return &api{t: t, h: h, clk: clk, topics: topics, queues: queues, eng: eng, host: testHost}
 }
 
 // signed returns the POST body of a correctly signed request.
