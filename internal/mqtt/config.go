@@ -29,11 +29,10 @@ type Config struct {
 	// TLSAddr is the MQTT-over-TLS listener's address; "" turns it off. It
 	// needs TLSCert and TLSKey. Defaults to "".
 	TLSAddr string `yaml:"tls_addr"`
-	// TLSCert and TLSKey are the PEM files of the server certificate (with
-	// its chain) and key, for the TLS listener and for the gateway's HTTPS.
-	// Default to "".
+	// TLSCert is the PEM file of the server certificate (with its chain), for
+	// the TLS listener and for the gateway's HTTPS. Defaults to "".
 	TLSCert string `yaml:"tls_cert"`
-	// TLSKey: see TLSCert. Defaults to "".
+	// TLSKey is the PEM file of TLSCert's private key. Defaults to "".
 	TLSKey string `yaml:"tls_key"`
 	// ClientCA is a PEM bundle of the CAs that sign client certificates. With
 	// it, the TLS listener and the HTTPS gateway accept a client certificate

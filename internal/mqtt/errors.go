@@ -47,6 +47,7 @@ type RequestError struct {
 	Err error
 }
 
+// Error is the text of the 400 answer, e.g. "invalid qos: must be 0, 1 or 2".
 func (e *RequestError) Error() string { return fmt.Sprintf("invalid %s: %s", e.Param, e.Reason) }
 
 // Unwrap returns the sentinel.

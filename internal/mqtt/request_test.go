@@ -22,38 +22,64 @@ func TestParseRequest(t *testing.T) {
 		err    error  // sentinel the error wraps
 		text   string // the error text (the 400 body)
 	}{
-		{name: "defaults", target: "/topics/home",
-			want: publishRequest{topic: "home", qos: 1}},
-		{name: "seed example 1", target: "/topics/home?qos=1&client_id=curl-x&retained=false",
-			want: publishRequest{topic: "home", qos: 1, clientID: "curl-x"}},
-		{name: "seed example 2", target: "/topics/home?qos=1&client_id=curl-x&retained=true&username=sample-user",
-			want: publishRequest{topic: "home", qos: 1, retain: true, clientID: "curl-x", username: "sample-user"}},
-		{name: "encoded slashes", target: "/topics/home%2Fkitchen%2Flight?qos=0",
-			want: publishRequest{topic: "home/kitchen/light"}},
-		{name: "raw slashes", target: "/topics/home/kitchen/",
-			want: publishRequest{topic: "home/kitchen/", qos: 1}},
-		{name: "unicode topic", target: "/topics/%E5%AE%B6/%E7%81%AF?qos=2",
-			want: publishRequest{topic: "家/灯", qos: 2}},
-		{name: "names any case", target: "/topics/t?QoS=0&Retained=TRUE&CLIENT_ID=c&UserName=u&responsetopic=r&CONTENTTYPE=x",
-			want: publishRequest{topic: "t", retain: true, clientID: "c", username: "u",
-				props: packets.Properties{ResponseTopic: "r", ContentType: "x"}}},
-		{name: "every property", target: "/topics/t?ResponseTopic=sample%2Fresponse%2Ftopic&CorrelationData=SN0001" +
-			"&ContentType=application%2Fjson&PayloadFormatIndicator=1&MessageExpiryInterval=3600" +
-			"&UserProp.2.Key=b&UserProp.2.Value=2&UserProp.10.Key=c&UserProp.10.Value=&UserProp.1.Value=1+x&UserProp.1.Key=a",
+		{
+			name: "defaults", target: "/topics/home",
+			want: publishRequest{topic: "home", qos: 1},
+		},
+		{
+			name: "seed example 1", target: "/topics/home?qos=1&client_id=curl-x&retained=false",
+			want: publishRequest{topic: "home", qos: 1, clientID: "curl-x"},
+		},
+		{
+			name: "seed example 2", target: "/topics/home?qos=1&client_id=curl-x&retained=true&username=sample-user",
+			want: publishRequest{topic: "home", qos: 1, retain: true, clientID: "curl-x", username: "sample-user"},
+		},
+		{
+			name: "encoded slashes", target: "/topics/home%2Fkitchen%2Flight?qos=0",
+			want: publishRequest{topic: "home/kitchen/light"},
+		},
+		{
+			name: "raw slashes", target: "/topics/home/kitchen/",
+			want: publishRequest{topic: "home/kitchen/", qos: 1},
+		},
+		{
+			name: "unicode topic", target: "/topics/%E5%AE%B6/%E7%81%AF?qos=2",
+			want: publishRequest{topic: "家/灯", qos: 2},
+		},
+		{
+			name: "names any case", target: "/topics/t?QoS=0&Retained=TRUE&CLIENT_ID=c&UserName=u&responsetopic=r&CONTENTTYPE=x",
+			want: publishRequest{
+				topic: "t", retain: true, clientID: "c", username: "u",
+				props: packets.Properties{ResponseTopic: "r", ContentType: "x"},
+			},
+		},
+		{
+			name: "every property", target: "/topics/t?ResponseTopic=sample%2Fresponse%2Ftopic&CorrelationData=SN0001" +
+				"&ContentType=application%2Fjson&PayloadFormatIndicator=1&MessageExpiryInterval=3600" +
+				"&UserProp.2.Key=b&UserProp.2.Value=2&UserProp.10.Key=c&UserProp.10.Value=&UserProp.1.Value=1+x&UserProp.1.Key=a",
 			want: publishRequest{topic: "t", qos: 1, props: packets.Properties{
 				ResponseTopic: "sample/response/topic", CorrelationData: []byte("SN0001"),
 				ContentType: "application/json", PayloadFormat: 1, PayloadFormatFlag: true,
 				MessageExpiryInterval: 3600,
 				User:                  []packets.UserProperty{{Key: "a", Val: "1 x"}, {Key: "b", Val: "2"}, {Key: "c", Val: ""}},
-			}}},
-		{name: "format 0", target: "/topics/t?PayloadFormatIndicator=0",
-			want: publishRequest{topic: "t", qos: 1, props: packets.Properties{PayloadFormatFlag: true}}},
-		{name: "user key without value", target: "/topics/t?userprop.1.key=k",
-			want: publishRequest{topic: "t", qos: 1, props: packets.Properties{User: []packets.UserProperty{{Key: "k"}}}}},
-		{name: "unknown and empty params ignored", target: "/topics/t?&foo=bar&&_=1",
-			want: publishRequest{topic: "t", qos: 1}},
-		{name: "empty client_id is the default", target: "/topics/t?client_id=",
-			want: publishRequest{topic: "t", qos: 1}},
+			}},
+		},
+		{
+			name: "format 0", target: "/topics/t?PayloadFormatIndicator=0",
+			want: publishRequest{topic: "t", qos: 1, props: packets.Properties{PayloadFormatFlag: true}},
+		},
+		{
+			name: "user key without value", target: "/topics/t?userprop.1.key=k",
+			want: publishRequest{topic: "t", qos: 1, props: packets.Properties{User: []packets.UserProperty{{Key: "k"}}}},
+		},
+		{
+			name: "unknown and empty params ignored", target: "/topics/t?&foo=bar&&_=1",
+			want: publishRequest{topic: "t", qos: 1},
+		},
+		{
+			name: "empty client_id is the default", target: "/topics/t?client_id=",
+			want: publishRequest{topic: "t", qos: 1},
+		},
 
 		{name: "wrong prefix", target: "/topic/home", err: ErrBadPath, text: "invalid path: use POST /topics/{url-encoded-topic}"},
 		{name: "no topic segment", target: "/topics", err: ErrBadPath, text: "invalid path: use POST /topics/{url-encoded-topic}"},

@@ -150,6 +150,7 @@ func (s *Server) serveGateway(ln net.Listener) {
 	s.httpSrv = &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute, // a body is at most MaxPacketSize
 		IdleTimeout:       2 * time.Minute,
 		ConnContext:       s.gateway.connContext,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
