@@ -1,0 +1,491 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/herald-mq/herald/client"
+	"github.com/herald-mq/herald/internal/account"
+	"github.com/herald-mq/herald/internal/api/cmq"
+	"github.com/herald-mq/herald/internal/clock"
+	"github.com/herald-mq/herald/internal/engine"
+	"github.com/herald-mq/herald/internal/queue"
+	"github.com/herald-mq/herald/internal/topic"
+)
+
+func init() {
+	register("queue", "send→receive→delete cycles (16-message batches) vs raw JetStream work queue; RSS with 1M waiting; 1,000 long polls", benchQueue)
+	// The memory figures are taken in a child process of this binary, so
+	// that nothing else this process did counts.
+	if mode := os.Getenv(queueChildEnv); mode != "" {
+		if err := queueChild(mode); err != nil {
+			fmt.Fprintln(os.Stderr, "queue child:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+}
+
+const (
+	queueChildEnv    = "HERALD_BENCH_QUEUE_CHILD"
+	queueWorkers     = 4
+	queueRun         = 3 * time.Second
+	queueBacklog     = 1_000_000
+	queueLongPolls   = 1000
+	queueAppID       = 1000000
+	queueSecretID    = "AKIDbench"
+	queueSecretKey   = "benchSecretKey"
+	queueBatch       = queue.MaxBatch
+	queueBodyPattern = "queue message body %06d, about sixty bytes of payload...."
+)
+
+func benchQueue(ctx context.Context, out *report) error {
+	dir, err := os.MkdirTemp("", "herald-bench-queue-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	eng, err := engine.Open(ctx, engine.Config{DataDir: dir}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	svc, err := newBenchQueues(ctx, eng)
+	if err != nil {
+		return err
+	}
+	defer svc.Stop(context.Background())
+	api, err := newBenchAPI(ctx, eng, svc)
+	if err != nil {
+		return err
+	}
+
+	var raw, herald, viaAPI float64
+	for round := range 2 { // interleaved, best of each, to damp noise
+		r, err := cycleRate(ctx, func(w int) (func(context.Context) error, error) { return rawCycle(ctx, eng, round, w) })
+		if err != nil {
+			return fmt.Errorf("raw: %w", err)
+		}
+		h, err := cycleRate(ctx, func(w int) (func(context.Context) error, error) { return serviceCycle(ctx, svc, round, w) })
+		if err != nil {
+			return fmt.Errorf("service: %w", err)
+		}
+		a, err := cycleRate(ctx, func(w int) (func(context.Context) error, error) { return api.cycle(ctx, round, w) })
+		if err != nil {
+			return fmt.Errorf("api: %w", err)
+		}
+		raw, herald, viaAPI = max(raw, r), max(herald, h), max(viaAPI, a)
+	}
+	out.Figure("raw JetStream work queue, msgs/s through publish→fetch→ack", raw*queueBatch, "msg/s")
+	out.Ratio("service send→receive→delete msgs/s vs raw", herald*queueBatch, raw*queueBatch, 0.5)
+	out.Ratio("API handler (signed forms) msgs/s vs raw", viaAPI*queueBatch, raw*queueBatch, 0.5)
+
+	for _, mode := range []string{"backlog", "polls"} {
+		figs, err := runQueueChild(ctx, mode)
+		if err != nil {
+			return fmt.Errorf("%s: %w", mode, err)
+		}
+		for _, f := range figs {
+			out.Figure(f.name, f.value, f.unit)
+		}
+	}
+	return nil
+}
+
+func newBenchQueues(ctx context.Context, eng *engine.Engine) (*queue.Service, error) {
+	// The janitor runs every second, so that its purges are part of the cost.
+	svc, err := queue.New(ctx, queue.Config{PurgeInterval: time.Second}, queue.Deps{JS: eng.JS, NC: eng.NC, Stream: eng.Stream, KV: eng.KV, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, err
+	}
+	return svc, svc.Start(ctx)
+}
+
+// cycleRate runs queueWorkers workers, each on its own queue, for queueRun
+// and returns the 16-message cycles per second.
+func cycleRate(ctx context.Context, setup func(worker int) (func(context.Context) error, error)) (float64, error) {
+	cycles := make([]func(context.Context) error, queueWorkers)
+	for w := range cycles {
+		c, err := setup(w)
+		if err != nil {
+			return 0, err
+		}
+		cycles[w] = c
+	}
+	var done atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, queueWorkers)
+	runCtx, cancel := context.WithTimeout(ctx, queueRun)
+	defer cancel()
+	start := time.Now()
+	for _, c := range cycles {
+		wg.Go(func() {
+			for runCtx.Err() == nil {
+				if err := c(ctx); err != nil {
+					errs <- err
+					cancel()
+					return
+				}
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return 0, err
+	default:
+	}
+	return float64(done.Load()) / time.Since(start).Seconds(), nil
+}
+
+func benchBodies() [][]byte {
+	b := make([][]byte, queueBatch)
+	for i := range b {
+		b[i] = fmt.Appendf(nil, queueBodyPattern, i)
+	}
+	return b
+}
+
+// rawCycle is the baseline: a work-queue stream and a pull consumer;
+// publish 16 pipelined, fetch 16, ack 16 with the last ack confirmed.
+func rawCycle(ctx context.Context, eng *engine.Engine, round, w int) (func(context.Context) error, error) {
+	name := fmt.Sprintf("RAW_%d_%d", round, w)
+	subj := "raw." + name
+	stream, err := eng.Stream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{subj}, Retention: jetstream.WorkQueuePolicy})
+	if err != nil {
+		return nil, err
+	}
+	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "c", AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	bodies := benchBodies()
+	return func(ctx context.Context) error {
+		futures := make([]jetstream.PubAckFuture, len(bodies))
+		for i, b := range bodies {
+			f, err := eng.JS.PublishMsgAsync(&nats.Msg{Subject: subj, Data: b})
+			if err != nil {
+				return err
+			}
+			futures[i] = f
+		}
+		for _, f := range futures {
+			select {
+			case <-f.Ok():
+			case err := <-f.Err():
+				return err
+			}
+		}
+		var msgs []jetstream.Msg
+		for len(msgs) < queueBatch {
+			batch, err := cons.Fetch(queueBatch-len(msgs), jetstream.FetchMaxWait(time.Second))
+			if err != nil {
+				return err
+			}
+			for m := range batch.Messages() {
+				msgs = append(msgs, m)
+			}
+		}
+		for _, m := range msgs[:len(msgs)-1] {
+			if err := m.Ack(); err != nil {
+				return err
+			}
+		}
+		return msgs[len(msgs)-1].DoubleAck(ctx)
+	}, nil
+}
+
+func serviceCycle(ctx context.Context, svc *queue.Service, round, w int) (func(context.Context) error, error) {
+	name := fmt.Sprintf("svc-%d-%d", round, w)
+	if _, err := svc.CreateQueue(ctx, queue.Queue{AppID: queueAppID, Name: name}); err != nil {
+		return nil, err
+	}
+	bodies := benchBodies()
+	handles := make([]string, 0, queueBatch)
+	return func(ctx context.Context) error {
+		if _, err := svc.Send(ctx, queueAppID, name, bodies, 0); err != nil {
+			return err
+		}
+		handles = handles[:0]
+		for len(handles) < queueBatch {
+			msgs, err := svc.Receive(ctx, queueAppID, name, queueBatch-len(handles), time.Second)
+			if err != nil {
+				return err
+			}
+			for _, m := range msgs {
+				handles = append(handles, m.Handle)
+			}
+		}
+		errs, err := svc.Delete(ctx, queueAppID, name, handles)
+		if err != nil {
+			return err
+		}
+		for _, e := range errs {
+			if e != nil {
+				return e
+			}
+		}
+		return nil
+	}, nil
+}
+
+// benchAPI drives the CMQ handler in-process with signed form bodies.
+type benchAPI struct {
+	h     http.Handler
+	nonce atomic.Int64
+}
+
+func newBenchAPI(ctx context.Context, eng *engine.Engine, svc *queue.Service) (*benchAPI, error) {
+	log := slog.New(slog.DiscardHandler)
+	akv, err := eng.KV(ctx, account.Bucket, 1)
+	if err != nil {
+		return nil, err
+	}
+	accounts := account.Open(akv, log)
+	if err := accounts.Put(ctx, account.Account{AppID: queueAppID, SecretID: queueSecretID, SecretKey: queueSecretKey}); err != nil {
+		return nil, err
+	}
+	tkv, err := eng.KV(ctx, topic.TopicBucket, 1)
+	if err != nil {
+		return nil, err
+	}
+	skv, err := eng.KV(ctx, topic.SubscriptionBucket, 1)
+	if err != nil {
+		return nil, err
+	}
+	topics, err := topic.OpenStore(ctx, tkv, skv, clock.Real{}, log)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := topic.NewPublisher(ctx, topics, eng.JS, eng.Stream)
+	if err != nil {
+		return nil, err
+	}
+	h, err := cmq.New(cmq.Config{}, cmq.Deps{Accounts: accounts, Topics: topics, Messages: pub, Queues: svc, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	return &benchAPI{h: h}, nil
+}
+
+// call signs and serves one action and returns the response body.
+func (a *benchAPI) call(kv ...string) (string, error) {
+	ps := []client.Param{
+		{Key: "SecretId", Value: queueSecretID},
+		{Key: "Timestamp", Value: strconv.FormatInt(time.Now().Unix(), 10)},
+		{Key: "Nonce", Value: strconv.FormatInt(a.nonce.Add(1), 10)},
+		{Key: "SignatureMethod", Value: "HmacSHA256"},
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		ps = append(ps, client.Param{Key: kv[i], Value: kv[i+1]})
+	}
+	form := url.Values{}
+	for _, p := range ps {
+		form.Set(p.Key, p.Value)
+	}
+	form.Set("Signature", client.Sign("HmacSHA256", queueSecretKey, client.StringToSign(http.MethodPost, "bench", "/v2/index.php", ps)))
+	r := httptest.NewRequest(http.MethodPost, "/v2/index.php", strings.NewReader(form.Encode()))
+	r.Host = "bench"
+	w := httptest.NewRecorder()
+	a.h.ServeHTTP(w, r)
+	body := w.Body.String()
+	if !strings.HasPrefix(body, `{"code":0,`) {
+		return "", errors.New(body)
+	}
+	return body, nil
+}
+
+func (a *benchAPI) cycle(ctx context.Context, round, w int) (func(context.Context) error, error) {
+	name := fmt.Sprintf("api-%d-%d", round, w)
+	if _, err := a.call("Action", "CreateQueue", "queueName", name); err != nil {
+		return nil, err
+	}
+	send := []string{"Action", "BatchSendMessage", "queueName", name}
+	for i, b := range benchBodies() {
+		send = append(send, "msgBody."+strconv.Itoa(i+1), string(b))
+	}
+	return func(context.Context) error {
+		if _, err := a.call(send...); err != nil {
+			return err
+		}
+		got := 0
+		del := []string{"Action", "BatchDeleteMessage", "queueName", name}
+		for got < queueBatch {
+			body, err := a.call("Action", "BatchReceiveMessage", "queueName", name, "numOfMsg", strconv.Itoa(queueBatch-got), "pollingWaitSeconds", "1")
+			if err != nil {
+				return err
+			}
+			for _, part := range strings.Split(body, `"receiptHandle":"`)[1:] {
+				got++
+				del = append(del, "receiptHandle."+strconv.Itoa(got), part[:strings.IndexByte(part, '"')])
+			}
+		}
+		_, err := a.call(del...)
+		return err
+	}, nil
+}
+
+type figure struct {
+	name  string
+	value float64
+	unit  string
+}
+
+// runQueueChild runs this binary in a child mode and reads its figures
+// ("name|value|unit" lines).
+func runQueueChild(ctx context.Context, mode string) ([]figure, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, exe)
+	cmd.Env = append(os.Environ(), queueChildEnv+"="+mode)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	var figs []figure
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		parts := strings.Split(sc.Text(), "|")
+		if len(parts) != 3 {
+			continue
+		}
+		v, err := strconv.ParseFloat(parts[1], 64)
+		if err != nil {
+			continue
+		}
+		figs = append(figs, figure{parts[0], v, parts[2]})
+	}
+	return figs, cmd.Wait()
+}
+
+// queueChild measures one memory scenario in this (child) process. RSS is
+// the kernel's figure for the whole process: herald, the embedded
+// nats-server and the Go runtime.
+func queueChild(mode string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "herald-bench-queue-child-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	eng, err := engine.Open(ctx, engine.Config{DataDir: dir}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	svc, err := newBenchQueues(ctx, eng)
+	if err != nil {
+		return err
+	}
+	defer svc.Stop(context.Background())
+	if _, err := svc.CreateQueue(ctx, queue.Queue{AppID: queueAppID, Name: "q"}); err != nil {
+		return err
+	}
+	emit := func(name string, v float64, unit string) { fmt.Printf("%s|%.2f|%s\n", name, v, unit) }
+	base := rssMB()
+	switch mode {
+	case "backlog":
+		bodies := benchBodies()
+		start := time.Now()
+		for sent := 0; sent < queueBacklog; sent += queueBatch {
+			if _, err := svc.Send(ctx, queueAppID, "q", bodies, 0); err != nil {
+				return err
+			}
+		}
+		emit("1M messages waiting: send rate (16-batches, one sender)", queueBacklog/time.Since(start).Seconds(), "msg/s")
+		msgs, err := svc.Receive(ctx, queueAppID, "q", queueBatch, 0)
+		if err != nil || len(msgs) == 0 {
+			return fmt.Errorf("receive from the backlog: %v", err)
+		}
+		emit("1M messages waiting: RSS (child process, /proc VmRSS; target < 300)", rssMB(), "MB")
+		emit("1M messages waiting: peak RSS (VmHWM)", hwmMB(), "MB")
+	case "polls":
+		var wg sync.WaitGroup
+		var got atomic.Int64
+		pollCtx, stop := context.WithCancel(ctx)
+		defer stop()
+		for range queueLongPolls {
+			wg.Go(func() {
+				for pollCtx.Err() == nil {
+					msgs, err := svc.Receive(pollCtx, queueAppID, "q", 1, 20*time.Second)
+					if err == nil {
+						got.Add(int64(len(msgs)))
+						return
+					}
+				}
+			})
+		}
+		time.Sleep(2 * time.Second) // let every poll reach the engine; then measure idle cost
+		cpu0, idleStart := cpuSeconds(), time.Now()
+		time.Sleep(5 * time.Second)
+		idle := time.Since(idleStart).Seconds()
+		emit("1,000 long polls waiting: RSS over an idle queue's (child, VmRSS)", rssMB()-base, "MB")
+		emit("1,000 long polls waiting: CPU while idle", 100*(cpuSeconds()-cpu0)/idle, "% of a core")
+		bodies := make([][]byte, queueLongPolls)
+		for i := range bodies {
+			bodies[i] = []byte("wake")
+		}
+		start := time.Now()
+		for i := 0; i < len(bodies); i += queueBatch {
+			if _, err := svc.Send(ctx, queueAppID, "q", bodies[i:min(len(bodies), i+queueBatch)], 0); err != nil {
+				return err
+			}
+		}
+		wg.Wait()
+		emit("1,000 long polls: all woken by 1,000 sends in", float64(time.Since(start).Milliseconds()), "ms")
+		if got.Load() != queueLongPolls {
+			return fmt.Errorf("woken %d of %d", got.Load(), queueLongPolls)
+		}
+	default:
+		return fmt.Errorf("unknown mode %q", mode)
+	}
+	return nil
+}
+
+func procStatus(field string) float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func rssMB() float64 { return procStatus("VmRSS") }
+func hwmMB() float64 { return procStatus("VmHWM") }
+
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
