@@ -50,6 +50,9 @@ func TestReadyHealthAndGracefulStop(t *testing.T) {
 func TestKillNineLosesNoAcknowledgedPublish(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
+	if d := os.Getenv("HERALD_E2E_KEEP"); d != "" {
+		dir = d
+	}
 	recv := newReceiver(t)
 	recv.Failing.Store(true)
 	n := start(t, dir, nil)

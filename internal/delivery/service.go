@@ -41,9 +41,11 @@ type Config struct {
 	// DeferDelay is how long an attempt waits when its endpoint is saturated.
 	// Defaults to 1 second.
 	DeferDelay time.Duration
-	// AckWait is how long the engine waits for a message's attempts before
-	// giving it to another consumer; longer than any push timeout.
-	// Defaults to 2 minutes.
+	// AckWait is how long the engine waits without news of a message before
+	// giving it to another consumer. While its attempts run, herald tells the
+	// engine the message is in progress every AckWait/3, so this is how long
+	// a crashed process's messages wait before another process (or the
+	// restarted one) takes them over. Defaults to 30 seconds.
 	AckWait time.Duration
 	// MaxAckPending bounds messages in flight per consumer. Defaults to 20000.
 	MaxAckPending int
@@ -52,7 +54,7 @@ type Config struct {
 // WithDefaults returns the config with every unset field at its default.
 func (c Config) WithDefaults() Config {
 	c.DeferDelay = cmp.Or(c.DeferDelay, time.Second)
-	c.AckWait = cmp.Or(c.AckWait, 2*time.Minute)
+	c.AckWait = cmp.Or(c.AckWait, 30*time.Second)
 	c.MaxAckPending = cmp.Or(c.MaxAckPending, 20000)
 	return c
 }
@@ -89,7 +91,11 @@ type Service struct {
 	mu       sync.Mutex
 	contexts []jetstream.ConsumeContext
 	inflight sync.WaitGroup
-	stopping chan struct{}
+	stop     chan struct{}
+	beating  sync.WaitGroup
+
+	groupsMu sync.Mutex
+	groups   map[*group]struct{} // source messages whose attempts run
 }
 
 // New creates the retry stream and both consumers.
@@ -137,8 +143,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	}
 	return &Service{
 		cfg: cfg, deps: deps, messages: messages, fanout: fanout, retry: retry,
-		sched:    jsScheduler{js: deps.JS},
-		stopping: make(chan struct{}),
+		sched:  jsScheduler{js: deps.JS},
+		stop:   make(chan struct{}),
+		groups: map[*group]struct{}{},
 	}, nil
 }
 
@@ -163,7 +170,35 @@ func (s *Service) Start(context.Context) error {
 		}
 		s.contexts = append(s.contexts, cc)
 	}
+	s.beating.Add(1)
+	go s.heartbeat()
 	return nil
+}
+
+// heartbeat tells the engine, every AckWait/3, that the messages whose
+// attempts still run are in progress, so that a slow endpoint does not make
+// the engine hand them to another consumer while a crashed process's
+// messages are taken over after AckWait.
+func (s *Service) heartbeat() {
+	defer s.beating.Done()
+	t := time.NewTicker(s.cfg.AckWait / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		s.groupsMu.Lock()
+		msgs := make([]jetstream.Msg, 0, len(s.groups))
+		for g := range s.groups {
+			msgs = append(msgs, g.msg)
+		}
+		s.groupsMu.Unlock()
+		for _, m := range msgs {
+			_ = m.InProgress()
+		}
+	}
 }
 
 // Stop stops taking new messages and waits, until ctx ends, for the attempts
@@ -173,8 +208,13 @@ func (s *Service) Stop(ctx context.Context) error {
 	for _, cc := range s.contexts {
 		cc.Stop()
 	}
+	started := s.contexts != nil
 	s.contexts = nil
 	s.mu.Unlock()
+	if started {
+		close(s.stop)
+		s.beating.Wait()
+	}
 	done := make(chan struct{})
 	go func() { s.inflight.Wait(); close(done) }()
 	select {
@@ -349,7 +389,11 @@ type group struct {
 
 func (s *Service) newGroup(msg jetstream.Msg, n int) *group {
 	s.inflight.Add(1)
-	return &group{s: s, msg: msg, left: n}
+	g := &group{s: s, msg: msg, left: n}
+	s.groupsMu.Lock()
+	s.groups[g] = struct{}{}
+	s.groupsMu.Unlock()
+	return g
 }
 
 func (g *group) done(ok bool) {
@@ -363,6 +407,9 @@ func (g *group) done(ok bool) {
 	if !last {
 		return
 	}
+	g.s.groupsMu.Lock()
+	delete(g.s.groups, g)
+	g.s.groupsMu.Unlock()
 	if handBack {
 		_ = g.msg.Nak()
 	} else {

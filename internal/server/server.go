@@ -127,7 +127,6 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 			}
 			return p
 		},
-		AckWait: 4*cfg.PushTimeout + time.Minute,
 	}, delivery.Deps{
 		JS: eng.JS, Stream: eng.Stream, Subs: topics, Sender: sender,
 		Record: stats, Clock: clk, Log: log,
