@@ -355,7 +355,7 @@ func (s *Service) finish(rec record, a Attempt, o Outcome, resolved func(bool)) 
 	}
 	rec.Attempts = a.Number
 	next, ok := s.cfg.Policy(a.Sub.NotifyStrategy).Next(a.Number, a.Published, s.deps.Clock.Now())
-	if !ok {
+	if !ok || errors.Is(o.Err, ErrUndeliverable) {
 		reason := o.Err
 		if reason == nil {
 			reason = fmt.Errorf("endpoint answered HTTP %d", o.Status)

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/herald-mq/herald/internal/topic"
@@ -38,7 +39,13 @@ type Sender interface {
 	TrySend(a Attempt, done func(Outcome)) bool
 }
 
-// QueueSink puts a message into a queue (protocol=queue subscriptions).
+// ErrUndeliverable marks a failure no retry can mend (the target queue is
+// gone, the body is too big for it): the message is given up at once.
+var ErrUndeliverable = errors.New("delivery: undeliverable")
+
+// QueueSink puts a message into a queue (protocol=queue subscriptions). An
+// error wrapping ErrUndeliverable gives the message up; any other is retried
+// by the subscription's policy.
 type QueueSink interface {
 	Enqueue(ctx context.Context, appID int64, queueName string, body []byte, msgID string) error
 }

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	fanout "github.com/herald-mq/herald/internal/delivery"
 )
 
 // Headers herald puts on queue messages.
@@ -136,16 +139,22 @@ func (s *Service) publishErr(err error) error {
 	return fmt.Errorf("queue: send: %w", s.engineErr(err))
 }
 
+var _ fanout.QueueSink = (*Service)(nil)
+
 // Enqueue stores a topic message in a queue (protocol=queue subscriptions),
 // returning once it is stored. The message keeps the topic's msgId, and a
-// retried delivery of the same msgId within two minutes is stored once.
+// retried delivery of the same msgId within two minutes is stored once. A
+// missing queue or a body too big for it is undeliverable (given up at once).
 func (s *Service) Enqueue(ctx context.Context, appID int64, queueName string, body []byte, msgID string) error {
 	q, err := s.store.get(ctx, appID, queueName)
+	if errors.Is(err, ErrQueueNotFound) {
+		return fmt.Errorf("%w: %w", fanout.ErrUndeliverable, err)
+	}
 	if err != nil {
 		return err
 	}
 	if err := checkBody(q, body); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", fanout.ErrUndeliverable, err)
 	}
 	if err := s.heap.check(ctx, s, q, 1); err != nil {
 		return err

@@ -26,6 +26,7 @@ import (
 	"github.com/herald-mq/herald/internal/push"
 	"github.com/herald-mq/herald/internal/push/mnssign"
 	"github.com/herald-mq/herald/internal/push/retry"
+	"github.com/herald-mq/herald/internal/queue"
 	"github.com/herald-mq/herald/internal/topic"
 )
 
@@ -118,6 +119,13 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	if err != nil {
 		return err
 	}
+	queues, err := queue.New(ctx, queue.Config{}, queue.Deps{
+		JS: eng.JS, NC: eng.NC, Stream: eng.Stream, KV: eng.KV, Clock: clk, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+
 	policies := retry.Config{Scale: cfg.RetryIntervalScale}
 	deliveries, err := delivery.New(ctx, delivery.Config{
 		Policy: func(strategy string) delivery.RetryPolicy {
@@ -128,7 +136,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 			return p
 		},
 	}, delivery.Deps{
-		JS: eng.JS, Stream: eng.Stream, Subs: topics, Sender: sender,
+		JS: eng.JS, Stream: eng.Stream, Subs: topics, Sender: sender, Queues: queues,
 		Record: stats, Clock: clk, Log: log,
 	})
 	if err != nil {
@@ -139,7 +147,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		SignatureWindow:          cfg.SignatureWindow,
 		MaxSubscriptionsPerTopic: cfg.MaxSubscriptionsPerTopic,
 		AllowPrivateEndpoints:    cfg.AllowPrivateEndpoints,
-	}, cmq.Deps{Accounts: accounts, Topics: topics, Messages: publisher, Stats: stats, Clock: clk, Log: log})
+	}, cmq.Deps{Accounts: accounts, Topics: topics, Messages: publisher, Stats: stats, Queues: queues, Clock: clk, Log: log})
 	if err != nil {
 		return err
 	}
@@ -164,6 +172,9 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	mux.Handle("/mns/", keyring.Handler())
 
 	if err := sender.Dispatcher.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	if err := queues.Start(ctx); err != nil {
 		return err
 	}
 	if err := deliveries.Start(ctx); err != nil {
@@ -208,6 +219,9 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	}
 	if err := <-stopped; err != nil {
 		log.Warn("delivery stop", "err", err)
+	}
+	if err := queues.Stop(sctx); err != nil {
+		log.Warn("queue stop", "err", err)
 	}
 	return nil
 }
