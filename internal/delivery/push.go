@@ -2,8 +2,10 @@ package delivery
 
 import (
 	"errors"
+	"time"
 
 	"github.com/herald-mq/herald/internal/push"
+	"github.com/herald-mq/herald/internal/topic"
 )
 
 // PushSender sends HTTP attempts through a push.Dispatcher: per-endpoint
@@ -41,10 +43,19 @@ func (s *PushSender) TrySend(a Attempt, done func(Outcome)) bool {
 	})
 }
 
+// Backoff implements Backoffer with the dispatcher's estimate for the
+// subscription's endpoint.
+func (s *PushSender) Backoff(sub *topic.Subscription) time.Duration {
+	return s.Dispatcher.Backoff(sub.Endpoint)
+}
+
 func outcome(o push.Outcome) Outcome {
 	out := Outcome{Delivered: o.Delivered(), SignatureRejected: o.SignatureRejected, Status: o.Code, Err: o.Err}
-	if o.Status == push.StatusAbandoned {
+	switch o.Status {
+	case push.StatusAbandoned:
 		out.Err = errors.Join(ErrHandBack, o.Err)
+	case push.StatusDeferred:
+		out.Err = errors.Join(ErrDeferred, o.Err)
 	}
 	return out
 }

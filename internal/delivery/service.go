@@ -34,12 +34,17 @@ const (
 // without counting as an attempt.
 var ErrHandBack = errors.New("delivery: stopping, attempt handed back")
 
+// ErrDeferred is the outcome error of an attempt that was not made because
+// its endpoint stalled: it is offered again after the sender's backoff,
+// without counting as an attempt.
+var ErrDeferred = errors.New("delivery: endpoint stalled, attempt deferred")
+
 // Config tunes delivery.
 type Config struct {
 	// Policy returns the retry policy of a notifyStrategy. Required.
 	Policy func(strategy string) RetryPolicy
-	// DeferDelay is how long an attempt waits when its endpoint is saturated.
-	// Defaults to 1 second.
+	// DeferDelay is how long an attempt waits when its endpoint is saturated,
+	// unless the Sender says better (Backoffer). Defaults to 1 second.
 	DeferDelay time.Duration
 	// AckWait is how long the engine waits without news of a message before
 	// giving it to another consumer. While its attempts run, herald tells the
@@ -267,13 +272,27 @@ func (s *Service) handleMessage(msg jetstream.Msg) {
 		return
 	}
 	g := s.newGroup(msg, len(targets))
+	var refused []record
 	for _, sub := range targets {
 		rec := record{
 			AppID: appID, Topic: topicName, Sub: sub.Name, SubID: sub.ID, MsgID: msgID,
 			Seq: meta.Sequence.Stream, Published: meta.Timestamp.UnixMilli(),
 			DeliveryID: msgID + "-" + sub.ID,
 		}
-		s.attempt(rec, sub, msg.Data(), tags, key, g.done)
+		if !s.attempt(rec, sub, msg.Data(), tags, key, g.done) {
+			refused = append(refused, rec)
+		}
+	}
+	if len(refused) == len(targets) {
+		// Every endpoint is saturated: let the engine offer the message
+		// again later, which costs no write.
+		g.abandon()
+		_ = msg.NakWithDelay(s.backoff(targets[0]))
+		return
+	}
+	for i, rec := range refused {
+		at := s.deps.Clock.Now().Add(s.backoff(targets[i]))
+		go func() { g.done(s.schedule(rec, at)) }()
 	}
 }
 
@@ -303,7 +322,10 @@ func (s *Service) handleRetry(msg jetstream.Msg) {
 		g.done(false)
 		return
 	}
-	s.attempt(rec, sub, stored.Data, topic.DecodeTags(stored.Header), stored.Header.Get(topic.HeaderRoutingKey), g.done)
+	if !s.attempt(rec, sub, stored.Data, topic.DecodeTags(stored.Header), stored.Header.Get(topic.HeaderRoutingKey), g.done) {
+		g.abandon()
+		_ = msg.NakWithDelay(s.backoff(sub))
+	}
 }
 
 func (s *Service) findSubscription(rec record) *topic.Subscription {
@@ -318,7 +340,9 @@ func (s *Service) findSubscription(rec record) *topic.Subscription {
 // attempt makes attempt number rec.Attempts+1 and calls resolved once the
 // attempt succeeded, was given up, or its next attempt is stored (true), or
 // if it could not be (false: the source message goes back to the engine).
-func (s *Service) attempt(rec record, sub *topic.Subscription, body []byte, tags []string, key string, resolved func(bool)) {
+// It returns false, without calling resolved, when the sender refused the
+// attempt because the endpoint is saturated.
+func (s *Service) attempt(rec record, sub *topic.Subscription, body []byte, tags []string, key string, resolved func(bool)) bool {
 	a := Attempt{
 		Sub: sub, MsgID: rec.MsgID, Body: body, Tags: tags, RoutingKey: key,
 		Published: time.UnixMilli(rec.Published), Number: rec.Attempts + 1, DeliveryID: rec.DeliveryID,
@@ -334,11 +358,17 @@ func (s *Service) attempt(rec record, sub *topic.Subscription, body []byte, tags
 			err := s.deps.Queues.Enqueue(ctx, sub.AppID, sub.Endpoint, body, rec.MsgID)
 			s.finish(rec, a, Outcome{Delivered: err == nil, Err: err}, resolved)
 		}()
-		return
+		return true
 	}
-	if !s.deps.Sender.TrySend(a, func(o Outcome) { s.finish(rec, a, o, resolved) }) {
-		go func() { resolved(s.schedule(rec, s.deps.Clock.Now().Add(s.cfg.DeferDelay))) }()
+	return s.deps.Sender.TrySend(a, func(o Outcome) { s.finish(rec, a, o, resolved) })
+}
+
+// backoff is how long an attempt the sender refused (or deferred) waits.
+func (s *Service) backoff(sub *topic.Subscription) time.Duration {
+	if b, ok := s.deps.Sender.(Backoffer); ok {
+		return b.Backoff(sub)
 	}
+	return s.cfg.DeferDelay
 }
 
 func (s *Service) finish(rec record, a Attempt, o Outcome, resolved func(bool)) {
@@ -348,6 +378,9 @@ func (s *Service) finish(rec record, a Attempt, o Outcome, resolved func(bool)) 
 		return
 	case errors.Is(o.Err, ErrHandBack):
 		resolved(false)
+		return
+	case errors.Is(o.Err, ErrDeferred):
+		resolved(s.schedule(rec, s.deps.Clock.Now().Add(s.backoff(a.Sub))))
 		return
 	}
 	if o.SignatureRejected {
@@ -394,6 +427,15 @@ func (s *Service) newGroup(msg jetstream.Msg, n int) *group {
 	s.groups[g] = struct{}{}
 	s.groupsMu.Unlock()
 	return g
+}
+
+// abandon forgets a group none of whose attempts started; the caller
+// returns its message to the engine.
+func (g *group) abandon() {
+	g.s.groupsMu.Lock()
+	delete(g.s.groups, g)
+	g.s.groupsMu.Unlock()
+	g.s.inflight.Done()
 }
 
 func (g *group) done(ok bool) {

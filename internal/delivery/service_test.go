@@ -330,9 +330,9 @@ func TestBackoffGivesUpAfterThreeRetries(t *testing.T) {
 	r.waitAcked(RetryStream, retryConsumer)
 }
 
-// A saturated endpoint defers the attempt through the retry stream without
-// counting it.
-func TestSaturatedEndpointDefers(t *testing.T) {
+// A message whose only endpoint is saturated goes back to the engine with a
+// delay (no write); the attempt, when made, is still the first.
+func TestSaturatedEndpointNaks(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
 	refusals := 0
@@ -348,10 +348,47 @@ func TestSaturatedEndpointDefers(t *testing.T) {
 	tp := r.topic("t", topic.FilterTag, topic.Subscription{Name: "s", Endpoint: "http://e"})
 	_, err := r.pub.Publish(context.Background(), tp, []topic.Message{{Body: []byte("x")}})
 	require.NoError(t, err)
-	require.Equal(t, r.clk.Now().Add(50*time.Millisecond), recv(t, r.sched.at))
-	require.Equal(t, r.clk.Now().Add(50*time.Millisecond), recv(t, r.sched.at))
 	require.Equal(t, 1, r.next().Number)
+	require.Empty(t, r.sched.at, "nothing written to the retry stream")
+	r.waitAcked(topic.MessageStream, fanoutConsumer)
+}
+
+// When one of several endpoints is saturated, its attempt is deferred
+// through the retry stream while the others go ahead; and an attempt the
+// sender hands back as deferred (a stalled endpoint) is rescheduled without
+// counting.
+func TestPartlySaturatedFanOutDefers(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	seen := map[string]int{}
+	r := newRig(t, 1, func(a Attempt) (Outcome, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[a.Sub.Name]++
+		switch {
+		case a.Sub.Name == "busy" && seen["busy"] == 1:
+			return Outcome{}, false
+		case a.Sub.Name == "stalled" && seen["stalled"] == 1:
+			return Outcome{Err: ErrDeferred}, true
+		}
+		return Outcome{Delivered: true}, true
+	})
+	tp := r.topic("t", topic.FilterTag,
+		topic.Subscription{Name: "busy", Endpoint: "http://busy"},
+		topic.Subscription{Name: "ok", Endpoint: "http://ok"},
+		topic.Subscription{Name: "stalled", Endpoint: "http://stalled"})
+	_, err := r.pub.Publish(context.Background(), tp, []topic.Message{{Body: []byte("x")}})
+	require.NoError(t, err)
+	got := map[string][]int{}
+	for range 4 { // ok, stalled (deferred), then busy and stalled again
+		a := r.next()
+		got[a.Sub.Name] = append(got[a.Sub.Name], a.Number)
+	}
+	require.Equal(t, map[string][]int{"busy": {1}, "ok": {1}, "stalled": {1, 1}}, got)
+	require.Equal(t, r.clk.Now().Add(50*time.Millisecond), recv(t, r.sched.at))
+	require.Equal(t, r.clk.Now().Add(50*time.Millisecond), recv(t, r.sched.at))
 	r.waitAcked(RetryStream, retryConsumer)
+	r.waitAcked(topic.MessageStream, fanoutConsumer)
 }
 
 // Retries of a subscription that is gone are dropped.

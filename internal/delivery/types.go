@@ -43,6 +43,12 @@ type Sender interface {
 // gone, the body is too big for it): the message is given up at once.
 var ErrUndeliverable = errors.New("delivery: undeliverable")
 
+// Backoffer is a Sender that knows how long a refused attempt should wait:
+// about as long as its endpoint needs to work through what it holds.
+type Backoffer interface {
+	Backoff(sub *topic.Subscription) time.Duration
+}
+
 // QueueSink puts a message into a queue (protocol=queue subscriptions). An
 // error wrapping ErrUndeliverable gives the message up; any other is retried
 // by the subscription's policy.

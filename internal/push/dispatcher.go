@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // ResultFunc receives the Outcome of every job a Dispatcher accepted,
@@ -20,18 +21,27 @@ type DispatcherConfig struct {
 	// host and port). Defaults to 16.
 	PerEndpoint int
 	// QueueSize is how many jobs wait per endpoint beyond those running;
-	// TrySubmit refuses more. Defaults to 256.
+	// TrySubmit refuses more. Defaults to 1024.
 	QueueSize int
+	// StallAfter is how long an endpoint may hold all its attempts without
+	// finishing one before it counts as stalled: then TrySubmit refuses its
+	// jobs and the ones waiting are handed back (StatusDeferred), so a dead
+	// endpoint holds no more than its running attempts. Defaults to 3s.
+	StallAfter time.Duration
 }
 
 // WithDefaults returns c with its zero fields set to their defaults.
 func (c DispatcherConfig) WithDefaults() DispatcherConfig {
 	c.PerEndpoint = cmp.Or(c.PerEndpoint, 16)
-	c.QueueSize = cmp.Or(c.QueueSize, 256)
+	c.QueueSize = cmp.Or(c.QueueSize, 1024)
+	c.StallAfter = cmp.Or(c.StallAfter, 3*time.Second)
 	return c
 }
 
 func (c DispatcherConfig) validate() error {
+	if c.StallAfter < 0 {
+		return errors.New("push: negative StallAfter")
+	}
 	if c.PerEndpoint < 1 || c.QueueSize < 0 {
 		return fmt.Errorf("push: PerEndpoint %d must be ≥ 1 and QueueSize %d ≥ 0", c.PerEndpoint, c.QueueSize)
 	}
@@ -58,12 +68,24 @@ type Dispatcher struct {
 	runCtx    context.Context //nolint:containedctx // lifecycle context owned by Start/Stop
 	cancelRun context.CancelCauseFunc
 	wg        sync.WaitGroup
+	sweeping  sync.WaitGroup
 }
 
 type endpoint struct {
 	queue   []*Job // waiting
 	running int    // taken by a worker and not yet reported
 	workers int
+	// progress is when an attempt last finished, or when the endpoint went
+	// from idle to busy.
+	progress time.Time
+	// avg is a moving average of attempt durations.
+	avg time.Duration
+}
+
+// stalled reports whether ep holds all its attempts and has finished none
+// for StallAfter.
+func (d *Dispatcher) stalled(ep *endpoint, now time.Time) bool {
+	return ep.running >= d.cfg.PerEndpoint && now.Sub(ep.progress) >= d.cfg.StallAfter
 }
 
 // NewDispatcher returns a Dispatcher that pushes with p and reports every
@@ -89,8 +111,65 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	}
 	d.started = true
 	d.runCtx, d.cancelRun = context.WithCancelCause(ctx)
+	d.sweeping.Add(1)
+	go d.sweep()
 	return nil
 }
+
+// sweep hands back, every StallAfter/2, the jobs waiting for a stalled
+// endpoint, so that they are rescheduled instead of waiting behind attempts
+// that will time out.
+func (d *Dispatcher) sweep() {
+	defer d.sweeping.Done()
+	clk := d.pusher.cfg.Clock
+	for {
+		t := clk.NewTimer(d.cfg.StallAfter / 2)
+		select {
+		case <-d.runCtx.Done():
+			t.Stop()
+			return
+		case <-t.C():
+		}
+		now := clk.Now()
+		var handBack []*Job
+		d.mu.Lock()
+		for _, ep := range d.endpoints {
+			if len(ep.queue) > 0 && d.stalled(ep, now) {
+				handBack = append(handBack, ep.queue...)
+				clear(ep.queue)
+				ep.queue = ep.queue[:0]
+			}
+		}
+		d.mu.Unlock()
+		for _, j := range handBack {
+			d.report(j, Outcome{Status: StatusDeferred, Err: ErrEndpointStalled})
+		}
+	}
+}
+
+// Backoff says how long a job refused by TrySubmit should wait before it is
+// offered again: about the time the endpoint needs to work through what it
+// holds, from 50 ms up to 30 s.
+func (d *Dispatcher) Backoff(url string) time.Duration {
+	now := d.pusher.cfg.Clock.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ep := d.endpoints[endpointKey(url)]
+	if ep == nil {
+		return minBackoff
+	}
+	if d.stalled(ep, now) {
+		return min(max(now.Sub(ep.progress), time.Second), maxBackoff)
+	}
+	drain := time.Duration(len(ep.queue)+ep.running) * ep.avg / time.Duration(d.cfg.PerEndpoint)
+	return min(max(drain, minBackoff), maxBackoff)
+}
+
+// Bounds of Backoff.
+const (
+	minBackoff = 50 * time.Millisecond
+	maxBackoff = 30 * time.Second
+)
 
 // TrySubmit queues j without blocking. It returns false, and never reports
 // j, when the Dispatcher is not running or j's endpoint queue is full; the
@@ -102,12 +181,13 @@ func (d *Dispatcher) TrySubmit(j *Job) bool {
 	if !d.started || d.stopping {
 		return false
 	}
+	now := d.pusher.cfg.Clock.Now()
 	ep := d.endpoints[key]
 	if ep == nil {
-		ep = &endpoint{}
+		ep = &endpoint{progress: now}
 		d.endpoints[key] = ep
 	}
-	if len(ep.queue)+ep.running >= d.cfg.PerEndpoint+d.cfg.QueueSize {
+	if len(ep.queue)+ep.running >= d.cfg.PerEndpoint+d.cfg.QueueSize || d.stalled(ep, now) {
 		return false
 	}
 	ep.queue = append(ep.queue, j)
@@ -138,9 +218,16 @@ func (d *Dispatcher) work(key string, ep *endpoint) {
 		ep.running++
 		ctx := d.runCtx
 		d.mu.Unlock()
-		d.report(j, d.pusher.Push(ctx, j))
+		o := d.pusher.Push(ctx, j)
+		d.report(j, o)
 		d.mu.Lock()
 		ep.running--
+		ep.progress = d.pusher.cfg.Clock.Now()
+		if ep.avg == 0 {
+			ep.avg = o.Elapsed
+		} else {
+			ep.avg += (o.Elapsed - ep.avg) / 8
+		}
 		d.mu.Unlock()
 	}
 }
@@ -181,6 +268,7 @@ func (d *Dispatcher) Stop(ctx context.Context) error {
 		<-done
 	}
 	d.cancelRun(ErrStopped)
+	d.sweeping.Wait()
 	d.pusher.CloseIdleConnections()
 	return err
 }

@@ -7,9 +7,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/herald-mq/herald/internal/clock"
 	"github.com/herald-mq/herald/internal/push"
 )
 
@@ -136,7 +138,7 @@ func TestHangingEndpointDoesNotSlowOthers(t *testing.T) {
 		require.Equal(t, hang.URL, r.job.Target.URL)
 		require.Equal(t, push.StatusAbandoned, r.outcome.Status)
 		require.ErrorIs(t, r.outcome.Err, push.ErrStopped)
-		require.Equal(t, push.ActionHandBack, push.Decide(r.outcome, nil, 1, pushTime, pushTime).Action)
+		require.Equal(t, push.StatusAbandoned, r.outcome.Status)
 		refs[r.job.Ref.(int)] = true
 	}
 	require.Len(t, refs, per+queue, "each job reported once")
@@ -187,4 +189,57 @@ func TestNewDispatcherRejects(t *testing.T) {
 	require.Error(t, err)
 	_, err = push.NewDispatcher(p, push.DispatcherConfig{}, nil)
 	require.Error(t, err)
+}
+
+// A stalled endpoint (all attempts held, none finishing for StallAfter)
+// hands its waiting jobs back as StatusDeferred and refuses new ones, while
+// other endpoints go on; Backoff tells how long to wait before trying again.
+func TestStalledEndpointHandsBackItsQueue(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(pushTime)
+	p := newPusher(t, push.Config{Clock: clk, MaxIdleConnsPerHost: 2})
+	results := make(chan result, 64)
+	d, err := push.NewDispatcher(p, push.DispatcherConfig{PerEndpoint: 2, QueueSize: 3, StallAfter: 3 * time.Second},
+		func(j *push.Job, o push.Outcome) { results <- result{j, o} })
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	require.NoError(t, d.Start(ctx))
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 8)
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		arrived <- struct{}{}
+		<-release
+	}))
+	healthy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))
+	t.Cleanup(func() {
+		close(release)
+		cancel()
+		_ = d.Stop(context.Background())
+		hang.Close()
+		healthy.Close()
+	})
+	for i := range 5 {
+		require.True(t, d.TrySubmit(job(hang.URL, i)), "job %d", i)
+	}
+	require.False(t, d.TrySubmit(job(hang.URL, 5)), "queue full")
+	require.Equal(t, 50*time.Millisecond, d.Backoff(hang.URL), "no attempt finished yet: the shortest wait")
+	waitFor(t, arrived, "push 1")
+	waitFor(t, arrived, "push 2")
+	// Two push timeouts and the sweeper wait on the clock.
+	require.True(t, clk.WaitForTimers(3, t.Context().Done()))
+	clk.Advance(3 * time.Second)
+	refs := map[int]bool{}
+	for range 3 {
+		r := recv(t, results)
+		require.Equal(t, push.StatusDeferred, r.outcome.Status)
+		require.ErrorIs(t, r.outcome.Err, push.ErrEndpointStalled)
+		refs[r.job.Ref.(int)] = true
+	}
+	require.Equal(t, map[int]bool{2: true, 3: true, 4: true}, refs, "the waiting jobs, not the running ones")
+	require.False(t, d.TrySubmit(job(hang.URL, 6)), "stalled: refused")
+	require.Equal(t, 3*time.Second, d.Backoff(hang.URL), "wait as long as the endpoint has been stalled")
+	require.True(t, d.TrySubmit(job(healthy.URL, 7)), "other endpoints go on")
+	r := recv(t, results)
+	require.Equal(t, 7, r.job.Ref)
+	require.True(t, r.outcome.Delivered())
 }

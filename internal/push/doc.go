@@ -10,11 +10,13 @@
 //   - Pusher makes one attempt and returns a typed Outcome: delivered, or
 //     failed with the status code or error (and whether the receiver rejected
 //     the signature or timed out), or abandoned because the caller stopped.
-//   - Decide turns an Outcome and a retry.Policy into what the caller does
-//     next: done, retry at a time, or give up.
+//   - package retry holds the retry policies (BACKOFF_RETRY and
+//     EXPONENTIAL_DECAY_RETRY) the caller applies to failed Outcomes.
 //   - Dispatcher runs attempts with a bounded queue and bounded concurrency
 //     per endpoint (scheme, host and port), so a dead or hanging endpoint
-//     never slows the others.
+//     never slows the others; a stalled endpoint's waiting jobs are handed
+//     back (StatusDeferred) and Backoff says when to offer a refused job
+//     again.
 //   - The Pusher's dialer refuses loopback, private and other internal
 //     addresses at dial time, after name resolution (ErrForbiddenAddress),
 //     unless Config.AllowPrivate is set; ValidateEndpoint checks an endpoint

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"time"
-
-	"github.com/herald-mq/herald/internal/push/retry"
 )
 
 // Errors an Outcome may carry.
@@ -18,6 +16,9 @@ var (
 	ErrSignatureRejected = errors.New("push: endpoint rejected the signature")
 	// ErrNoSigner: an MNS target, but the Pusher has no Signer.
 	ErrNoSigner = errors.New("push: MNS push needs a signing key")
+	// ErrEndpointStalled: the job was not attempted because its endpoint
+	// has stopped answering (StatusDeferred).
+	ErrEndpointStalled = errors.New("push: endpoint stalled, job handed back")
 	// ErrStopped: the attempt was cut short because the caller stopped.
 	ErrStopped = errors.New("push: stopped before the attempt finished")
 )
@@ -53,6 +54,9 @@ const (
 	// StatusAbandoned: the caller stopped before the attempt finished (or
 	// started). It does not count as an attempt; hand the delivery back.
 	StatusAbandoned
+	// StatusDeferred: not attempted, because the endpoint stalled while the
+	// job waited. It does not count as an attempt; offer it again later.
+	StatusDeferred
 )
 
 // String returns the status's name.
@@ -64,6 +68,8 @@ func (s Status) String() string {
 		return "failed"
 	case StatusAbandoned:
 		return "abandoned"
+	case StatusDeferred:
+		return "deferred"
 	default:
 		return fmt.Sprintf("Status(%d)", uint8(s))
 	}
@@ -90,42 +96,3 @@ type Outcome struct {
 
 // Delivered reports whether the endpoint accepted the message.
 func (o Outcome) Delivered() bool { return o.Status == StatusDelivered }
-
-// Action is what to do after an attempt.
-type Action uint8
-
-// Actions.
-const (
-	// ActionDone: delivered; acknowledge.
-	ActionDone Action = iota + 1
-	// ActionRetry: try again at Decision.At.
-	ActionRetry
-	// ActionGiveUp: the policy is exhausted; drop (or dead-letter) it.
-	ActionGiveUp
-	// ActionHandBack: not attempted to the end; return it for redelivery
-	// without counting an attempt.
-	ActionHandBack
-)
-
-// Decision is what the caller does with a delivery after an attempt.
-type Decision struct {
-	// Action is what to do.
-	Action Action
-	// At is when to retry, for ActionRetry.
-	At time.Time
-}
-
-// Decide turns the Outcome of attempt number attempt into a Decision, using
-// policy for failures. now is the caller's clock reading.
-func Decide(o Outcome, policy retry.Policy, attempt int, published, now time.Time) Decision {
-	switch o.Status {
-	case StatusDelivered:
-		return Decision{Action: ActionDone}
-	case StatusAbandoned:
-		return Decision{Action: ActionHandBack}
-	}
-	if at, ok := policy.Next(attempt, published, now); ok {
-		return Decision{Action: ActionRetry, At: at}
-	}
-	return Decision{Action: ActionGiveUp}
-}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/herald-mq/herald/internal/clock"
 	"github.com/herald-mq/herald/internal/push"
-	"github.com/herald-mq/herald/internal/push/retry"
 )
 
 // statusServer answers every request with code and counts the connections
@@ -205,27 +204,4 @@ func TestFailuresWithoutAnswer(t *testing.T) {
 			require.ErrorIs(t, o.Err, tt.is, tt.name)
 		}
 	}
-}
-
-func TestDecide(t *testing.T) {
-	t.Parallel()
-	backoff, err := retry.NewBackoff(retry.Config{Int64N: func(int64) int64 { return 0 }})
-	require.NoError(t, err)
-	now := pushTime.Add(time.Minute)
-	tests := []struct {
-		name    string
-		o       push.Outcome
-		attempt int
-		want    push.Decision
-	}{
-		{"delivered", push.Outcome{Status: push.StatusDelivered, Code: 200}, 1, push.Decision{Action: push.ActionDone}},
-		{"failed: retry", push.Outcome{Status: push.StatusFailed, Code: 500}, 1, push.Decision{Action: push.ActionRetry, At: now.Add(19 * time.Second)}},
-		{"signature rejected: retry too", push.Outcome{Status: push.StatusFailed, Code: 403, SignatureRejected: true}, 3, push.Decision{Action: push.ActionRetry, At: now.Add(19 * time.Second)}},
-		{"failed: exhausted", push.Outcome{Status: push.StatusFailed, Timeout: true}, 4, push.Decision{Action: push.ActionGiveUp}},
-		{"abandoned: hand back", push.Outcome{Status: push.StatusAbandoned}, 4, push.Decision{Action: push.ActionHandBack}},
-	}
-	for _, tt := range tests {
-		require.Equal(t, tt.want, push.Decide(tt.o, backoff, tt.attempt, pushTime, now), tt.name)
-	}
-	require.Equal(t, "abandoned", push.StatusAbandoned.String())
 }
