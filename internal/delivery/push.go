@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -26,10 +27,15 @@ func NewPushSender(p *push.Pusher, cfg push.DispatcherConfig) (*PushSender, erro
 	return &PushSender{Dispatcher: d}, nil
 }
 
+// maxSubmitWait is how long TrySend waits for room at an endpoint that is
+// busy but quick: the fan-out then runs at the endpoint's pace instead of
+// turning messages away, and an endpoint slower than this is refused at once.
+const maxSubmitWait = 20 * time.Millisecond
+
 // TrySend implements Sender.
 func (s *PushSender) TrySend(a Attempt, done func(Outcome)) bool {
 	sub := a.Sub
-	return s.Dispatcher.TrySubmit(&push.Job{
+	return s.Dispatcher.Submit(context.Background(), &push.Job{
 		Message: push.Message{
 			TopicOwner: sub.AppID, TopicName: sub.TopicName, SubscriptionName: sub.Name,
 			ID: a.MsgID, Body: a.Body, Tags: a.Tags, PublishTime: a.Published,
@@ -40,7 +46,7 @@ func (s *PushSender) TrySend(a Attempt, done func(Outcome)) bool {
 		},
 		Attempt: push.Attempt{Number: a.Number, DeliveryID: a.DeliveryID},
 		Ref:     done,
-	})
+	}, maxSubmitWait)
 }
 
 // Backoff implements Backoffer with the dispatcher's estimate for the

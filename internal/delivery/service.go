@@ -52,7 +52,7 @@ type Config struct {
 	// a crashed process's messages wait before another process (or the
 	// restarted one) takes them over. Defaults to 30 seconds.
 	AckWait time.Duration
-	// MaxAckPending bounds messages in flight per consumer. Defaults to 20000.
+	// MaxAckPending bounds messages in flight per consumer. Defaults to 65536.
 	MaxAckPending int
 }
 
@@ -60,7 +60,7 @@ type Config struct {
 func (c Config) WithDefaults() Config {
 	c.DeferDelay = cmp.Or(c.DeferDelay, time.Second)
 	c.AckWait = cmp.Or(c.AckWait, 30*time.Second)
-	c.MaxAckPending = cmp.Or(c.MaxAckPending, 20000)
+	c.MaxAckPending = cmp.Or(c.MaxAckPending, 65536)
 	return c
 }
 
@@ -95,12 +95,13 @@ type Service struct {
 
 	mu       sync.Mutex
 	contexts []jetstream.ConsumeContext
-	inflight sync.WaitGroup
 	stop     chan struct{}
 	beating  sync.WaitGroup
 
 	groupsMu sync.Mutex
 	groups   map[*group]struct{} // source messages whose attempts run
+	stopping bool                // no new groups; drained closes when groups empties
+	drained  chan struct{}
 }
 
 // New creates the retry stream and both consumers.
@@ -148,9 +149,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	}
 	return &Service{
 		cfg: cfg, deps: deps, messages: messages, fanout: fanout, retry: retry,
-		sched:  jsScheduler{js: deps.JS},
-		stop:   make(chan struct{}),
-		groups: map[*group]struct{}{},
+		sched:   jsScheduler{js: deps.JS},
+		stop:    make(chan struct{}),
+		groups:  map[*group]struct{}{},
+		drained: make(chan struct{}),
 	}, nil
 }
 
@@ -220,10 +222,16 @@ func (s *Service) Stop(ctx context.Context) error {
 		close(s.stop)
 		s.beating.Wait()
 	}
-	done := make(chan struct{})
-	go func() { s.inflight.Wait(); close(done) }()
+	s.groupsMu.Lock()
+	if !s.stopping {
+		s.stopping = true
+		if len(s.groups) == 0 {
+			close(s.drained)
+		}
+	}
+	s.groupsMu.Unlock()
 	select {
-	case <-done:
+	case <-s.drained:
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("delivery: attempts still in flight: %w", ctx.Err())
@@ -272,6 +280,10 @@ func (s *Service) handleMessage(msg jetstream.Msg) {
 		return
 	}
 	g := s.newGroup(msg, len(targets))
+	if g == nil {
+		_ = msg.Nak()
+		return
+	}
 	var refused []record
 	for _, sub := range targets {
 		rec := record{
@@ -309,6 +321,10 @@ func (s *Service) handleRetry(msg jetstream.Msg) {
 		return
 	}
 	g := s.newGroup(msg, 1)
+	if g == nil {
+		_ = msg.Nak()
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	stored, err := s.messages.GetMsg(ctx, rec.Seq)
 	cancel()
@@ -420,23 +436,32 @@ type group struct {
 	handBak bool
 }
 
+// newGroup tracks msg's n attempts; it returns nil once Stop has begun, and
+// the caller hands msg back.
 func (s *Service) newGroup(msg jetstream.Msg, n int) *group {
-	s.inflight.Add(1)
 	g := &group{s: s, msg: msg, left: n}
 	s.groupsMu.Lock()
+	defer s.groupsMu.Unlock()
+	if s.stopping {
+		return nil
+	}
 	s.groups[g] = struct{}{}
-	s.groupsMu.Unlock()
 	return g
+}
+
+// forget stops tracking g, and tells Stop when the last group is gone.
+func (g *group) forget() {
+	g.s.groupsMu.Lock()
+	defer g.s.groupsMu.Unlock()
+	delete(g.s.groups, g)
+	if g.s.stopping && len(g.s.groups) == 0 {
+		close(g.s.drained)
+	}
 }
 
 // abandon forgets a group none of whose attempts started; the caller
 // returns its message to the engine.
-func (g *group) abandon() {
-	g.s.groupsMu.Lock()
-	delete(g.s.groups, g)
-	g.s.groupsMu.Unlock()
-	g.s.inflight.Done()
-}
+func (g *group) abandon() { g.forget() }
 
 func (g *group) done(ok bool) {
 	g.mu.Lock()
@@ -449,15 +474,12 @@ func (g *group) done(ok bool) {
 	if !last {
 		return
 	}
-	g.s.groupsMu.Lock()
-	delete(g.s.groups, g)
-	g.s.groupsMu.Unlock()
 	if handBack {
 		_ = g.msg.Nak()
 	} else {
 		_ = g.msg.Ack()
 	}
-	g.s.inflight.Done()
+	g.forget()
 }
 
 // scheduler stores a retry record that comes due at a time.

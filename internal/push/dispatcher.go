@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/herald-mq/herald/internal/clock"
 )
 
 // ResultFunc receives the Outcome of every job a Dispatcher accepted,
@@ -80,6 +82,8 @@ type endpoint struct {
 	progress time.Time
 	// avg is a moving average of attempt durations.
 	avg time.Duration
+	// room, when not nil, is closed when a place in the queue frees up.
+	room chan struct{}
 }
 
 // stalled reports whether ep holds all its attempts and has finished none
@@ -172,31 +176,73 @@ const (
 )
 
 // TrySubmit queues j without blocking. It returns false, and never reports
-// j, when the Dispatcher is not running or j's endpoint queue is full; the
-// caller then reschedules j durably instead of waiting.
-func (d *Dispatcher) TrySubmit(j *Job) bool {
+// j, when the Dispatcher is not running or j's endpoint is full or stalled;
+// the caller then reschedules j durably instead of waiting.
+func (d *Dispatcher) TrySubmit(j *Job) bool { return d.Submit(context.Background(), j, 0) }
+
+// Submit queues j like TrySubmit, but when the endpoint's queue is full and
+// it frees a place faster than maxWait on average (it is busy, not slow), it
+// waits up to maxWait for one. That feeds a fast endpoint at its own pace
+// without turning the surplus away, while a slow or stalled endpoint is
+// refused at once.
+func (d *Dispatcher) Submit(ctx context.Context, j *Job, maxWait time.Duration) bool {
 	key := endpointKey(j.Target.URL)
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if !d.started || d.stopping {
-		return false
+	clk := d.pusher.cfg.Clock
+	var deadline clock.Timer
+	defer func() {
+		if deadline != nil {
+			deadline.Stop()
+		}
+	}()
+	for {
+		d.mu.Lock()
+		if !d.started || d.stopping {
+			d.mu.Unlock()
+			return false
+		}
+		now := clk.Now()
+		ep := d.endpoints[key]
+		if ep == nil {
+			ep = &endpoint{progress: now}
+			d.endpoints[key] = ep
+		}
+		if d.stalled(ep, now) {
+			d.mu.Unlock()
+			return false
+		}
+		if len(ep.queue)+ep.running < d.cfg.PerEndpoint+d.cfg.QueueSize {
+			ep.queue = append(ep.queue, j)
+			if ep.workers < d.cfg.PerEndpoint {
+				ep.workers++
+				d.wg.Add(1)
+				go d.work(key, ep)
+			}
+			d.mu.Unlock()
+			return true
+		}
+		// Wait only for an endpoint known to be quick: one that has finished
+		// attempts, recently, fast enough to free a place within maxWait.
+		quick := ep.avg > 0 && now.Sub(ep.progress) < 10*maxWait && ep.avg/time.Duration(d.cfg.PerEndpoint) <= maxWait
+		if maxWait <= 0 || !quick {
+			d.mu.Unlock()
+			return false
+		}
+		if ep.room == nil {
+			ep.room = make(chan struct{})
+		}
+		room := ep.room
+		d.mu.Unlock()
+		if deadline == nil {
+			deadline = clk.NewTimer(maxWait)
+		}
+		select {
+		case <-room:
+		case <-deadline.C():
+			return false
+		case <-ctx.Done():
+			return false
+		}
 	}
-	now := d.pusher.cfg.Clock.Now()
-	ep := d.endpoints[key]
-	if ep == nil {
-		ep = &endpoint{progress: now}
-		d.endpoints[key] = ep
-	}
-	if len(ep.queue)+ep.running >= d.cfg.PerEndpoint+d.cfg.QueueSize || d.stalled(ep, now) {
-		return false
-	}
-	ep.queue = append(ep.queue, j)
-	if ep.workers < d.cfg.PerEndpoint {
-		ep.workers++
-		d.wg.Add(1)
-		go d.work(key, ep)
-	}
-	return true
 }
 
 // work runs ep's jobs until its queue is empty.
@@ -216,6 +262,10 @@ func (d *Dispatcher) work(key string, ep *endpoint) {
 		ep.queue[0] = nil
 		ep.queue = ep.queue[1:]
 		ep.running++
+		if ep.room != nil { // a place in the queue is free: wake the waiters
+			close(ep.room)
+			ep.room = nil
+		}
 		ctx := d.runCtx
 		d.mu.Unlock()
 		o := d.pusher.Push(ctx, j)
