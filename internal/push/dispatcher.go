@@ -137,7 +137,11 @@ func (d *Dispatcher) sweep() {
 		now := clk.Now()
 		var handBack []*Job
 		d.mu.Lock()
-		for _, ep := range d.endpoints {
+		for key, ep := range d.endpoints {
+			if ep.workers == 0 && len(ep.queue) == 0 && now.Sub(ep.progress) > idlePrune {
+				delete(d.endpoints, key)
+				continue
+			}
 			if len(ep.queue) > 0 && d.stalled(ep, now) {
 				handBack = append(handBack, ep.queue...)
 				clear(ep.queue)
@@ -168,6 +172,9 @@ func (d *Dispatcher) Backoff(url string) time.Duration {
 	drain := time.Duration(len(ep.queue)+ep.running) * ep.avg / time.Duration(d.cfg.PerEndpoint)
 	return min(max(drain, minBackoff), maxBackoff)
 }
+
+// idlePrune is how long an idle endpoint's figures are kept.
+const idlePrune = time.Minute
 
 // Bounds of Backoff.
 const (
@@ -212,10 +219,13 @@ func (d *Dispatcher) Submit(ctx context.Context, j *Job, maxWait time.Duration) 
 		}
 		if len(ep.queue)+ep.running < d.cfg.PerEndpoint+d.cfg.QueueSize {
 			ep.queue = append(ep.queue, j)
+			if ep.workers == 0 && ep.running == 0 {
+				ep.progress = now // idle until now: not stalled
+			}
 			if ep.workers < d.cfg.PerEndpoint {
 				ep.workers++
 				d.wg.Add(1)
-				go d.work(key, ep)
+				go d.work(ep)
 			}
 			d.mu.Unlock()
 			return true
@@ -246,15 +256,12 @@ func (d *Dispatcher) Submit(ctx context.Context, j *Job, maxWait time.Duration) 
 }
 
 // work runs ep's jobs until its queue is empty.
-func (d *Dispatcher) work(key string, ep *endpoint) {
+func (d *Dispatcher) work(ep *endpoint) {
 	defer d.wg.Done()
 	for {
 		d.mu.Lock()
 		if len(ep.queue) == 0 {
-			ep.workers--
-			if ep.workers == 0 {
-				delete(d.endpoints, key)
-			}
+			ep.workers-- // the endpoint stays, with its figures, until the sweeper prunes it
 			d.mu.Unlock()
 			return
 		}

@@ -243,3 +243,58 @@ func TestStalledEndpointHandsBackItsQueue(t *testing.T) {
 	require.Equal(t, 7, r.job.Ref)
 	require.True(t, r.outcome.Delivered())
 }
+
+// Submit waits for room at a full endpoint that has been finishing attempts
+// quickly, and refuses at once one that has not.
+func TestSubmitWaitsForQuickEndpointOnly(t *testing.T) {
+	t.Parallel()
+	p := newPusher(t, push.Config{Clock: clock.Real{}, MaxIdleConnsPerHost: 1})
+	results := make(chan result, 64)
+	d, err := push.NewDispatcher(p, push.DispatcherConfig{PerEndpoint: 1, QueueSize: 1},
+		func(j *push.Job, o push.Outcome) { results <- result{j, o} })
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	require.NoError(t, d.Start(ctx))
+	gate := make(chan struct{}, 16)
+	arrived := make(chan struct{}, 16)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		arrived <- struct{}{}
+		<-gate
+	}))
+	slowGate := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { <-slowGate }))
+	t.Cleanup(func() {
+		close(slowGate)
+		close(gate)
+		cancel()
+		_ = d.Stop(context.Background())
+		srv.Close()
+		slow.Close()
+	})
+
+	// Never finished anything: not known to be quick, refused at once.
+	require.True(t, d.Submit(t.Context(), job(slow.URL, 0), time.Second))
+	require.True(t, d.Submit(t.Context(), job(slow.URL, 1), time.Second))
+	require.False(t, d.Submit(t.Context(), job(slow.URL, 2), time.Hour), "an unproven endpoint is not waited for")
+
+	gate <- struct{}{} // the first push to srv finishes at once
+	require.True(t, d.Submit(t.Context(), job(srv.URL, 10), time.Second))
+	waitFor(t, arrived, "push 10")
+	require.Equal(t, 10, recv(t, results).job.Ref)
+	require.True(t, d.Submit(t.Context(), job(srv.URL, 11), time.Second)) // runs, held
+	waitFor(t, arrived, "push 11")
+	require.True(t, d.Submit(t.Context(), job(srv.URL, 12), time.Second)) // queued: full now
+	require.False(t, d.Submit(t.Context(), job(srv.URL, 13), 0), "no wait allowed")
+
+	submitted := make(chan bool, 1)
+	go func() { submitted <- d.Submit(t.Context(), job(srv.URL, 14), 10*time.Second) }()
+	select {
+	case ok := <-submitted:
+		t.Fatalf("Submit returned %v with the queue full", ok)
+	case <-arrived: // impossible: 12 cannot start before 11 finishes
+		t.Fatal("a push started with the endpoint busy")
+	default:
+	}
+	gate <- struct{}{} // 11 finishes; 12 starts; a place frees up for 14
+	require.True(t, <-submitted)
+}
