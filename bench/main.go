@@ -82,7 +82,8 @@ func main() {
 		if !ok {
 			fmt.Fprintf(os.Stderr, "bench: no scenario %q\n", n)
 			flag.Usage()
-			os.Exit(2)
+			cancelT()
+			os.Exit(2) //nolint:gocritic // cancelT ran just above
 		}
 		if err := s.run(ctx, &report{name: n}); err != nil {
 			fmt.Fprintf(os.Stderr, "bench %s: %v\n", n, err)

@@ -562,7 +562,7 @@ func pushStartHerald(ctx context.Context, args ...string) (*pushHerald, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
@@ -850,7 +850,7 @@ type pushSample struct {
 var pushBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func newPushReceiver(hang chan struct{}) (*pushReceiver, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}

@@ -71,7 +71,7 @@ func benchQueue(ctx context.Context, out *report) error {
 	if err != nil {
 		return err
 	}
-	defer svc.Stop(context.Background())
+	defer func() { _ = svc.Stop(context.Background()) }()
 	api, err := newBenchAPI(ctx, eng, svc)
 	if err != nil {
 		return err
@@ -302,7 +302,7 @@ func (a *benchAPI) call(kv ...string) (string, error) {
 		form.Set(p.Key, p.Value)
 	}
 	form.Set("Signature", client.Sign("HmacSHA256", queueSecretKey, client.StringToSign(http.MethodPost, "bench", "/v2/index.php", ps)))
-	r := httptest.NewRequest(http.MethodPost, "/v2/index.php", strings.NewReader(form.Encode()))
+	r := httptest.NewRequestWithContext(context.Background(), http.MethodPost, "/v2/index.php", strings.NewReader(form.Encode()))
 	r.Host = "bench"
 	w := httptest.NewRecorder()
 	a.h.ServeHTTP(w, r)
@@ -402,7 +402,7 @@ func queueChild(mode string) error {
 	if err != nil {
 		return err
 	}
-	defer svc.Stop(context.Background())
+	defer func() { _ = svc.Stop(context.Background()) }()
 	if _, err := svc.CreateQueue(ctx, queue.Queue{AppID: queueAppID, Name: "q"}); err != nil {
 		return err
 	}
@@ -420,7 +420,7 @@ func queueChild(mode string) error {
 		emit("1M messages waiting: send rate (16-batches, one sender)", queueBacklog/time.Since(start).Seconds(), "msg/s")
 		msgs, err := svc.Receive(ctx, queueAppID, "q", queueBatch, 0)
 		if err != nil || len(msgs) == 0 {
-			return fmt.Errorf("receive from the backlog: %v", err)
+			return fmt.Errorf("receive from the backlog: %w", err)
 		}
 		emit("1M messages waiting: RSS (child process, /proc VmRSS; target < 300)", rssMB(), "MB")
 		emit("1M messages waiting: peak RSS (VmHWM)", hwmMB(), "MB")

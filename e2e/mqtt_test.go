@@ -52,7 +52,7 @@ mqtt:
 	_, err = c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "home/#", QoS: 1}}})
 	require.NoError(t, err)
 
-	post := func(user, pass string) *http.Response {
+	post := func(user, pass string) (int, http.Header) {
 		req, err := http.NewRequest(http.MethodPost, "http://"+gwAddr+"/topics/home%2Fkitchen?qos=1&ContentType=text/plain", strings.NewReader("21.5"))
 		require.NoError(t, err)
 		if user != "" {
@@ -61,13 +61,15 @@ mqtt:
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		resp.Body.Close()
-		return resp
+		return resp.StatusCode, resp.Header
 	}
-	require.Equal(t, http.StatusUnauthorized, post("", "").StatusCode)
-	require.Equal(t, http.StatusUnauthorized, post("alice", "wrong").StatusCode)
-	resp := post("alice", "secret")
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	require.Regexp(t, `^[0-9A-F]{32}$`, resp.Header.Get("X-Message-Id"))
+	code, _ := post("", "")
+	require.Equal(t, http.StatusUnauthorized, code)
+	code, _ = post("alice", "wrong")
+	require.Equal(t, http.StatusUnauthorized, code)
+	code, header := post("alice", "secret")
+	require.Equal(t, http.StatusOK, code)
+	require.Regexp(t, `^[0-9A-F]{32}$`, header.Get("X-Message-Id"))
 	select {
 	case p := <-got:
 		require.Equal(t, "home/kitchen", p.Topic)

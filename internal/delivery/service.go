@@ -266,7 +266,7 @@ func (s *Service) handleMessage(msg jetstream.Msg) {
 		return
 	}
 	h := msg.Headers()
-	msgID := h.Get(jetstream.MsgIDHeader)
+	msgID := h.Get(topic.HeaderMsgID)
 	tags := topic.DecodeTags(h)
 	key := h.Get(topic.HeaderRoutingKey)
 	var targets []*topic.Subscription

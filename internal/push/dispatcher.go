@@ -105,7 +105,7 @@ func NewDispatcher(p *Pusher, cfg DispatcherConfig, report ResultFunc) (*Dispatc
 	return &Dispatcher{cfg: cfg, pusher: p, report: report, endpoints: map[string]*endpoint{}}, nil
 }
 
-// Start lets the Dispatcher accept jobs. Cancelling ctx abandons the
+// Start lets the Dispatcher accept jobs. Canceling ctx abandons the
 // attempts in flight, as Stop does when its deadline passes.
 func (d *Dispatcher) Start(ctx context.Context) error {
 	d.mu.Lock()

@@ -128,7 +128,7 @@ func TestHangingEndpointDoesNotSlowOthers(t *testing.T) {
 	}
 
 	// Stop past its deadline: the queued pushes are handed back untried,
-	// the hanging ones are cancelled and handed back.
+	// the hanging ones are canceled and handed back.
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	require.ErrorIs(t, d.Stop(ctx), context.Canceled)

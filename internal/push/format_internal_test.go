@@ -69,7 +69,7 @@ func FuzzAppendMNSXML(f *testing.F) {
 		want := []rune{}
 		for i := 0; i < len(body); {
 			r, size := utf8.DecodeRune(body[i:])
-			if !(r == 0x09 || r == 0x0A || r == 0x0D || r >= 0x20 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF) || (r == utf8.RuneError && size == 1) {
+			if !xmlChar(r) || (r == utf8.RuneError && size == 1) {
 				r = utf8.RuneError
 			}
 			want = append(want, r)
@@ -101,4 +101,9 @@ func BenchmarkBuild(b *testing.B) {
 			buf = appendMNSJSON(buf[:0], m, sum)
 		}
 	})
+}
+
+// xmlChar is the XML 1.0 Char production.
+func xmlChar(r rune) bool {
+	return r == 0x09 || r == 0x0A || r == 0x0D || r >= 0x20 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
 }

@@ -123,7 +123,7 @@ func ValidateEndpoint(raw string) error {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrEndpointInvalid, errors.Unwrap(err))
+		return fmt.Errorf("%w: %w", ErrEndpointInvalid, errors.Unwrap(err))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return ErrEndpointScheme

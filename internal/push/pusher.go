@@ -140,7 +140,7 @@ func New(cfg Config) (*Pusher, error) {
 // CloseIdleConnections closes the keep-alive connections not in use.
 func (p *Pusher) CloseIdleConnections() { p.transport.CloseIdleConnections() }
 
-// Push makes one attempt to deliver j.Message to j.Target. Cancelling ctx
+// Push makes one attempt to deliver j.Message to j.Target. Canceling ctx
 // abandons the attempt (StatusAbandoned); the endpoint not answering within
 // Config.Timeout fails it.
 func (p *Pusher) Push(ctx context.Context, j *Job) Outcome {
@@ -157,7 +157,7 @@ func (p *Pusher) Push(ctx context.Context, j *Job) Outcome {
 	defer cancel()
 	hreq, err := http.NewRequestWithContext(actx, http.MethodPost, req.url, bytes.NewReader(req.body))
 	if err != nil {
-		o.Status, o.Err = StatusFailed, fmt.Errorf("%w: %v", ErrEndpointInvalid, err)
+		o.Status, o.Err = StatusFailed, fmt.Errorf("%w: %w", ErrEndpointInvalid, err)
 		return o
 	}
 	hreq.Header = req.header

@@ -62,7 +62,7 @@ func DecodeHandle(key []byte, s string) (Handle, error) {
 	}
 	for i := range len(s) {
 		// The decoder skips CR and LF; a handle has none.
-		if c := s[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+		if c := s[i]; !handleChar(c) {
 			return Handle{}, errHandleFormat
 		}
 	}
@@ -88,4 +88,9 @@ func DecodeHandle(key []byte, s string) (Handle, error) {
 		return Handle{}, errHandleFormat
 	}
 	return h, nil
+}
+
+// handleChar reports whether c may appear in a receipt handle: [A-Za-z0-9_-].
+func handleChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
 }

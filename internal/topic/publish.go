@@ -27,6 +27,10 @@ const (
 
 // Headers of a stored message.
 const (
+	// HeaderMsgID is the message id. It is not JetStream's Nats-Msg-Id:
+	// herald makes a new id for every publish, so the engine's duplicate
+	// check would cost on every message and catch nothing.
+	HeaderMsgID      = "Herald-Msg-Id"
 	HeaderTags       = "Herald-Tags"
 	HeaderRoutingKey = "Herald-Routing-Key"
 )
@@ -46,7 +50,6 @@ func StreamConfig() jetstream.StreamConfig {
 		Subjects:    []string{SubjectPrefix + ">"},
 		Retention:   jetstream.LimitsPolicy,
 		MaxAge:      Retention,
-		Duplicates:  2 * time.Minute,
 		Discard:     jetstream.DiscardOld,
 	}
 }
@@ -103,7 +106,7 @@ func (p *Publisher) Publish(ctx context.Context, t Topic, msgs []Message) ([]str
 	for i, m := range msgs {
 		ids[i] = NewMessageID()
 		nm := &nats.Msg{Subject: subject, Data: m.Body, Header: nats.Header{}}
-		nm.Header.Set(jetstream.MsgIDHeader, ids[i])
+		nm.Header.Set(HeaderMsgID, ids[i])
 		if len(m.Tags) > 0 {
 			tags, _ := json.Marshal(m.Tags)
 			nm.Header.Set(HeaderTags, string(tags))
