@@ -1,0 +1,68 @@
+package e2e
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/stretchr/testify/require"
+
+	"github.com/herald-mq/herald/client"
+)
+
+// Two herald processes on one external JetStream server (--nats-url) share
+// everything: what one creates the other serves, and a message published
+// through one is delivered once.
+func TestTwoProcessesShareAnExternalEngine(t *testing.T) {
+	t.Parallel()
+	host, portStr, err := net.SplitHostPort(freeAddr(t))
+	require.NoError(t, err)
+	port, err := strconv.Atoi(portStr)
+	require.NoError(t, err)
+	ns, err := server.NewServer(&server.Options{
+		Host: host, Port: port, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
+	})
+	require.NoError(t, err)
+	ns.Start()
+	t.Cleanup(ns.Shutdown)
+	require.True(t, ns.ReadyForConnections(10*time.Second))
+	url := "nats://" + net.JoinHostPort(host, portStr)
+
+	recv := newReceiver(t)
+	a := start(t, t.TempDir(), nil, "--nats-url", url, "--nats-replicas", "1")
+	b := start(t, t.TempDir(), nil, "--nats-url", url, "--nats-replicas", "1")
+	ctx := context.Background()
+	_, err = a.Client.CreateTopic(ctx, client.CreateTopicRequest{TopicName: "shared"})
+	require.NoError(t, err)
+	_, err = b.Client.Subscribe(ctx, client.SubscribeRequest{TopicName: "shared", SubscriptionName: "s", Protocol: "http", Endpoint: recv.URL})
+	require.NoError(t, err)
+	attrs, err := a.Client.GetSubscriptionAttributes(ctx, client.GetSubscriptionAttributesRequest{TopicName: "shared", SubscriptionName: "s"})
+	require.NoError(t, err)
+	require.Equal(t, recv.URL, attrs.Endpoint)
+
+	var ids []string
+	for i := range 20 {
+		c := a.Client
+		if i%2 == 1 {
+			c = b.Client
+		}
+		// The publishing process may not have seen the subscription made
+		// through the other one yet (its index follows the bucket).
+		require.Eventually(t, func() bool {
+			res, err := c.PublishMessage(ctx, client.PublishMessageRequest{TopicName: "shared", MsgBody: "m" + strconv.Itoa(i)})
+			if err == nil {
+				ids = append(ids, res.MsgID)
+			}
+			return err == nil
+		}, 10*time.Second, 20*time.Millisecond)
+	}
+	recv.waitFor(t, ids, 30*time.Second)
+	recv.mu.Lock()
+	defer recv.mu.Unlock()
+	for _, id := range ids {
+		require.Equal(t, 1, recv.ids[id], "delivered once: the processes share one fan-out consumer")
+	}
+}
