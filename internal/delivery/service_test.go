@@ -93,15 +93,9 @@ func newRig(t *testing.T, scale float64, answer func(Attempt) (Outcome, bool)) *
 	eng := enginetest.New(t)
 	log := slog.New(slog.DiscardHandler)
 	clk := clock.NewFake(time.Now())
-	tkv, err := eng.KV(ctx, topic.TopicBucket, 1)
-	require.NoError(t, err)
-	skv, err := eng.KV(ctx, topic.SubscriptionBucket, 1)
-	require.NoError(t, err)
-	store, err := topic.OpenStore(ctx, tkv, skv, clk, log)
+	store, pub, err := topic.Open(ctx, eng, clk, log)
 	require.NoError(t, err)
 	t.Cleanup(store.Close)
-	pub, err := topic.NewPublisher(ctx, store, eng.JS, eng.Stream)
-	require.NoError(t, err)
 	r := &rig{
 		t: t, eng: eng, store: store, pub: pub, clk: clk,
 		sender:  newFakeSender(answer),

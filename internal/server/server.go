@@ -66,24 +66,12 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 			acct.AppID, acct.SecretID, acct.SecretKey)
 	}
 
-	topicsKV, err := eng.KV(ctx, topic.TopicBucket, 1)
-	if err != nil {
-		return err
-	}
-	subsKV, err := eng.KV(ctx, topic.SubscriptionBucket, 1)
-	if err != nil {
-		return err
-	}
-	topics, err := topic.OpenStore(ctx, topicsKV, subsKV, clk, log)
+	topics, publisher, err := topic.Open(ctx, eng, clk, log)
 	if err != nil {
 		return err
 	}
 	defer topics.Close()
 
-	publisher, err := topic.NewPublisher(ctx, topics, eng.JS, eng.Stream)
-	if err != nil {
-		return err
-	}
 	statsKV, err := eng.KV(ctx, delivery.StatsBucket, 1)
 	if err != nil {
 		return err

@@ -145,32 +145,46 @@ func (s *Store) topicFromBucket(ctx context.Context, appID int64, name string) (
 
 // UpdateTopic changes a topic with compare-and-set.
 func (s *Store) UpdateTopic(ctx context.Context, appID int64, name string, change func(*Topic) error) error {
-	key := topicKey(appID, name)
-	for {
-		e, err := s.topics.Get(ctx, key)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return ErrTopicNotFound
-		}
-		if err != nil {
-			return fmt.Errorf("topic: get: %w", err)
-		}
-		var t Topic
-		if err := json.Unmarshal(e.Value(), &t); err != nil {
-			return fmt.Errorf("topic: decode %s: %w", key, err)
-		}
-		if err := change(&t); err != nil {
+	rev, err := update(ctx, s.topics, topicKey(appID, name), ErrTopicNotFound, func(t *Topic) error {
+		if err := change(t); err != nil {
 			return err
 		}
 		t.LastModifyTime = s.clk.Now().Unix()
-		b, _ := json.Marshal(t)
-		rev, err := s.topics.Update(ctx, key, b, e.Revision())
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.idx.waitTopic(ctx, rev)
+}
+
+// update reads the JSON record at key, changes it and writes it back if no
+// one else wrote it meanwhile, else starts over; it returns the new revision.
+func update[T any](ctx context.Context, kv jetstream.KeyValue, key string, notFound error, change func(*T) error) (uint64, error) {
+	for {
+		e, err := kv.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return 0, notFound
+		}
+		if err != nil {
+			return 0, fmt.Errorf("topic: get %s: %w", key, err)
+		}
+		var v T
+		if err := json.Unmarshal(e.Value(), &v); err != nil {
+			return 0, fmt.Errorf("topic: decode %s: %w", key, err)
+		}
+		if err := change(&v); err != nil {
+			return 0, err
+		}
+		b, _ := json.Marshal(v)
+		rev, err := kv.Update(ctx, key, b, e.Revision())
 		if isConflict(err) {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("topic: update: %w", err)
+			return 0, fmt.Errorf("topic: update %s: %w", key, err)
 		}
-		return s.idx.waitTopic(ctx, rev)
+		return rev, nil
 	}
 }
 
@@ -271,33 +285,17 @@ func (s *Store) UpdateSubscription(ctx context.Context, appID int64, topicName, 
 	if _, err := s.Topic(ctx, appID, topicName); err != nil {
 		return err
 	}
-	key := subKey(appID, topicName, name)
-	for {
-		e, err := s.subs.Get(ctx, key)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return ErrSubscriptionNotFound
-		}
-		if err != nil {
-			return fmt.Errorf("topic: get subscription: %w", err)
-		}
-		var sub Subscription
-		if err := json.Unmarshal(e.Value(), &sub); err != nil {
-			return fmt.Errorf("topic: decode %s: %w", key, err)
-		}
-		if err := change(&sub); err != nil {
+	rev, err := update(ctx, s.subs, subKey(appID, topicName, name), ErrSubscriptionNotFound, func(sub *Subscription) error {
+		if err := change(sub); err != nil {
 			return err
 		}
 		sub.LastModifyTime = s.clk.Now().Unix()
-		b, _ := json.Marshal(sub)
-		rev, err := s.subs.Update(ctx, key, b, e.Revision())
-		if isConflict(err) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("topic: update subscription: %w", err)
-		}
-		return s.idx.waitSub(ctx, rev)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
+	return s.idx.waitSub(ctx, rev)
 }
 
 // Unsubscribe removes a subscription.

@@ -75,15 +75,9 @@ func newAPIWith(t testing.TB, eng *engine.Engine, withQueues bool) *api {
 	require.NoError(t, err)
 	accounts := account.Open(akv, log)
 	require.NoError(t, accounts.Put(ctx, account.Account{AppID: testAppID, SecretID: testSecretID, SecretKey: testSecretKey}))
-	tkv, err := eng.KV(ctx, topic.TopicBucket, 1)
-	require.NoError(t, err)
-	skv, err := eng.KV(ctx, topic.SubscriptionBucket, 1)
-	require.NoError(t, err)
-	topics, err := topic.OpenStore(ctx, tkv, skv, clk, log)
+	topics, pub, err := topic.Open(ctx, eng, clk, log)
 	require.NoError(t, err)
 	t.Cleanup(topics.Close)
-	pub, err := topic.NewPublisher(ctx, topics, eng.JS, eng.Stream)
-	require.NoError(t, err)
 	deps := cmq.Deps{Accounts: accounts, Topics: topics, Messages: pub, Clock: clk, Log: log}
 	var queues *queue.Service
 	if withQueues {

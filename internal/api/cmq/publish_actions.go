@@ -90,13 +90,20 @@ func (s *Server) batchPublishMessage(ctx context.Context, req *Request) (any, er
 	if err != nil {
 		return nil, err
 	}
-	list := make([]msgIDItem, len(ids))
+	return msgList(ids), nil
+}
+
+// msgListResponse is the answer of the batch sends: msgList [{msgId}].
+type msgListResponse struct {
+	MsgList []msgIDItem `json:"msgList"`
+}
+
+func msgList(ids []string) msgListResponse {
+	items := make([]msgIDItem, len(ids))
 	for i, id := range ids {
-		list[i] = msgIDItem{id}
+		items[i] = msgIDItem{id}
 	}
-	return struct {
-		MsgList []msgIDItem `json:"msgList"`
-	}{list}, nil
+	return msgListResponse{items}
 }
 
 // publishCommon reads the topic, msgTag.n and routingKey of a publish.

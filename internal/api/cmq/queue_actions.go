@@ -287,13 +287,7 @@ func (s *Server) batchSendMessage(ctx context.Context, req *Request) (any, error
 	if err != nil {
 		return nil, err
 	}
-	items := make([]msgIDItem, len(ids))
-	for i, id := range ids {
-		items[i] = msgIDItem{id}
-	}
-	return struct {
-		MsgList []msgIDItem `json:"msgList"`
-	}{items}, nil
+	return msgList(ids), nil
 }
 
 // receivedMessage is one message of (Batch)ReceiveMessage; times are Unix

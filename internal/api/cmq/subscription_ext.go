@@ -61,29 +61,9 @@ func webhookSecretParam(p Params) (string, error) {
 	return v, nil
 }
 
-// subscribeExtensions applies dialect and webhookSecret to a new subscription.
-func subscribeExtensions(p Params, sub *topic.Subscription) error {
-	dialect, err := dialectParam(p, sub.NotifyContentFormat, "")
-	if err != nil {
-		return err
-	}
-	secret, err := webhookSecretParam(p)
-	if err != nil {
-		return err
-	}
-	if sub.Protocol == topic.ProtocolQueue && (dialect != "" || secret != "") {
-		return errRange("dialect/webhookSecret (http subscriptions only)")
-	}
-	sub.Dialect = dialect
-	if secret != "" {
-		sub.WebhookSecrets = []string{secret}
-	}
-	return nil
-}
-
-// updateExtensions applies dialect, webhookSecret and retireWebhookSecrets to
-// an existing subscription and returns a new secret to report, if any.
-func updateExtensions(p Params, sub *topic.Subscription, secret string) error {
+// applyExtensions applies dialect, a new webhook secret (signing alongside
+// the previous one) and retireWebhookSecrets to a subscription.
+func applyExtensions(p Params, sub *topic.Subscription, secret string) error {
 	dialect, err := dialectParam(p, sub.NotifyContentFormat, sub.Dialect)
 	if err != nil {
 		return err

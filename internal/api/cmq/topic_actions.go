@@ -269,15 +269,8 @@ func (s *Server) subscribe(ctx context.Context, req *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	tags, err := filterTags(p, errFilterTagCount)
+	tags, keys, err := filters(p, errFilterTagCount)
 	if err != nil {
-		return nil, err
-	}
-	keys, err := bindingKeys(p, errTooManyKeys)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkTagsAndKeys(tags, keys); err != nil {
 		return nil, err
 	}
 	if t.FilterType == topic.FilterRouting && len(keys) == 0 {
@@ -289,7 +282,11 @@ func (s *Server) subscribe(ctx context.Context, req *Request) (any, error) {
 		NotifyStrategy: strategy, NotifyContentFormat: format,
 		FilterTags: tags, BindingKeys: keys,
 	}
-	if err := subscribeExtensions(p, &sub); err != nil {
+	secret, err := webhookSecretParam(p)
+	if err != nil {
+		return nil, err
+	}
+	if err := applyExtensions(p, &sub, secret); err != nil {
 		return nil, err
 	}
 	sub, err = s.deps.Topics.Subscribe(ctx, sub, s.cfg.MaxSubscriptionsPerTopic)
@@ -406,14 +403,20 @@ func checkRoutingWords(k, name string) error {
 	return nil
 }
 
-// checkTagsAndKeys refuses filterTag.n and bindingKey.n given together beyond
-// five in all (6050/10740; herald's reading of "too many filterTag or
-// bindingKey").
-func checkTagsAndKeys(tags, keys []string) error {
-	if len(tags) > 0 && len(keys) > 0 && len(tags)+len(keys) > maxFilterTags {
-		return errTooManyBoth
+// filters reads filterTag.n and bindingKey.n, refusing more than five tags
+// with tooManyTags and both given together beyond five in all (6050/10740;
+// herald's reading of "too many filterTag or bindingKey").
+func filters(p Params, tooManyTags *Error) (tags, keys []string, err error) {
+	if tags, err = filterTags(p, tooManyTags); err != nil {
+		return nil, nil, err
 	}
-	return nil
+	if keys, err = bindingKeys(p, errTooManyKeys); err != nil {
+		return nil, nil, err
+	}
+	if len(tags) > 0 && len(keys) > 0 && len(tags)+len(keys) > maxFilterTags {
+		return nil, nil, errTooManyBoth
+	}
+	return tags, keys, nil
 }
 
 func (s *Server) unsubscribe(ctx context.Context, req *Request) (any, error) {
@@ -501,15 +504,8 @@ func (s *Server) setSubscriptionAttributes(ctx context.Context, req *Request) (a
 	if err != nil {
 		return nil, err
 	}
-	tags, err := filterTags(p, errTooManyTags)
+	tags, keys, err := filters(p, errTooManyTags)
 	if err != nil {
-		return nil, err
-	}
-	keys, err := bindingKeys(p, errTooManyKeys)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkTagsAndKeys(tags, keys); err != nil {
 		return nil, err
 	}
 	secret, err := webhookSecretParam(p)
@@ -522,7 +518,7 @@ func (s *Server) setSubscriptionAttributes(ctx context.Context, req *Request) (a
 			return err
 		}
 		sub.NotifyContentFormat = format
-		if err := updateExtensions(p, sub, secret); err != nil {
+		if err := applyExtensions(p, sub, secret); err != nil {
 			return err
 		}
 		if strategy != "" {
