@@ -151,3 +151,27 @@ func TestCLIAgainstRunningServer(t *testing.T) {
 	require.NoError(t, err, out)
 	require.Contains(t, out, `"maxMsgSize": 2048`)
 }
+
+// Push outcomes are counted at /metrics.
+func TestPushMetrics(t *testing.T) {
+	t.Parallel()
+	recv := newReceiver(t)
+	n := start(t, t.TempDir(), nil)
+	ctx := context.Background()
+	_, err := n.Client.CreateTopic(ctx, client.CreateTopicRequest{TopicName: "m"})
+	require.NoError(t, err)
+	_, err = n.Client.Subscribe(ctx, client.SubscribeRequest{TopicName: "m", SubscriptionName: "s", Protocol: "http", Endpoint: recv.URL})
+	require.NoError(t, err)
+	res, err := n.Client.PublishMessage(ctx, client.PublishMessageRequest{TopicName: "m", MsgBody: "x"})
+	require.NoError(t, err)
+	recv.waitFor(t, []string{res.MsgID}, 10*time.Second)
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + n.addr + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(body), `herald_push_attempts_total{outcome="delivered"} 1`)
+	}, 10*time.Second, 50*time.Millisecond)
+}

@@ -103,6 +103,8 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	if err != nil {
 		return err
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	sender, err := delivery.NewPushSender(pusher, push.DispatcherConfig{})
 	if err != nil {
 		return err
@@ -124,7 +126,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 			return p
 		},
 	}, delivery.Deps{
-		JS: eng.JS, Stream: eng.Stream, Subs: topics, Sender: sender, Queues: queues,
+		JS: eng.JS, Stream: eng.Stream, Subs: topics, Sender: newMeteredSender(reg, sender), Queues: queues,
 		Record: stats, Clock: clk, Log: log,
 	})
 	if err != nil {
@@ -144,10 +146,8 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	if err != nil {
 		return err
 	}
-
-	reg := prometheus.NewRegistry()
 	reg.MustRegister(broker.Collectors()...)
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
 	mux := http.NewServeMux()
 	apiHandler := instrument(reg, api)
 	mux.Handle("/v2/index.php", apiHandler)
