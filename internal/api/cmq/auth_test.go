@@ -132,3 +132,12 @@ func FuzzSignatureCheck(f *testing.F) {
 		}
 	})
 }
+
+func TestRouteQueriesAnswerNoOtherAddress(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	for _, action := range []string{"QueryQueueRoute", "QueryTopicRoute"} {
+		body := a.signed(http.MethodPost, map[string]string{"Action": action, "queueName": "q"})
+		require.Regexp(t, `^\{"code":0,"message":"","requestId":"[0-9]+","addr":\[\]\}$`, string(a.raw(http.MethodPost, "/v2/index.php", body)))
+	}
+}

@@ -88,6 +88,15 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s.addTopicActions()
 	s.addPublishActions()
+	// The TDMQ-era Go SDK (yougg/cmq-go-tdmq) asks where to send data-flow
+	// requests; herald serves everything here, so there is no other address.
+	noRoute := func(context.Context, *Request) (any, error) {
+		return struct {
+			Addr []string `json:"addr"`
+		}{[]string{}}, nil
+	}
+	s.add("QueryQueueRoute", noRoute)
+	s.add("QueryTopicRoute", noRoute)
 	if deps.Queues != nil {
 		s.addQueueActions()
 	}
