@@ -260,12 +260,23 @@ func (s *Service) handleMessage(msg jetstream.Msg) {
 		_ = msg.Term()
 		return
 	}
+	h := msg.Headers()
+	// Another process may have published knowing of subscriptions this
+	// process's index has not applied yet: wait for them, else try later.
+	topicRev, subRev := topic.DecodeIndexRev(h)
+	ctx, cancel := context.WithTimeout(context.Background(), indexWait)
+	err = s.deps.Subs.WaitRevisions(ctx, topicRev, subRev)
+	cancel()
+	if err != nil {
+		s.deps.Log.Warn("delivery: subscription index behind, message retried", "subject", msg.Subject(), "err", err)
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
 	t, ok := s.deps.Subs.TopicFromIndex(appID, topicName)
 	if !ok {
 		_ = msg.Ack() // the topic was deleted
 		return
 	}
-	h := msg.Headers()
 	msgID := h.Get(topic.HeaderMsgID)
 	tags := topic.DecodeTags(h)
 	key := h.Get(topic.HeaderRoutingKey)
@@ -284,7 +295,7 @@ func (s *Service) handleMessage(msg jetstream.Msg) {
 		_ = msg.Nak()
 		return
 	}
-	var refused []record
+	var refused []refusal
 	for _, sub := range targets {
 		rec := record{
 			AppID: appID, Topic: topicName, Sub: sub.Name, SubID: sub.ID, MsgID: msgID,
@@ -292,7 +303,7 @@ func (s *Service) handleMessage(msg jetstream.Msg) {
 			DeliveryID: msgID + "-" + sub.ID,
 		}
 		if !s.attempt(rec, sub, msg.Data(), tags, key, g.done) {
-			refused = append(refused, rec)
+			refused = append(refused, refusal{rec, sub})
 		}
 	}
 	if len(refused) == len(targets) {
@@ -302,11 +313,21 @@ func (s *Service) handleMessage(msg jetstream.Msg) {
 		_ = msg.NakWithDelay(s.backoff(targets[0]))
 		return
 	}
-	for i, rec := range refused {
-		at := s.deps.Clock.Now().Add(s.backoff(targets[i]))
-		go func() { g.done(s.schedule(rec, at)) }()
+	for _, r := range refused {
+		at := s.deps.Clock.Now().Add(s.backoff(r.sub))
+		go func() { g.done(s.schedule(r.rec, at)) }()
 	}
 }
+
+// refusal is an attempt the sender refused, to be deferred.
+type refusal struct {
+	rec record
+	sub *topic.Subscription
+}
+
+// indexWait bounds how long a message waits for this process's index to
+// catch up with the publisher's.
+const indexWait = 5 * time.Second
 
 func (s *Service) handleRetry(msg jetstream.Msg) {
 	var rec record
@@ -315,7 +336,12 @@ func (s *Service) handleRetry(msg jetstream.Msg) {
 		_ = msg.Term()
 		return
 	}
-	sub := s.findSubscription(rec)
+	sub, err := s.findSubscription(rec)
+	if err != nil {
+		s.deps.Log.Warn("delivery: subscription of a retry unknown for now", "msgId", rec.MsgID, "err", err)
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
 	if sub == nil {
 		_ = msg.Ack() // unsubscribed (or re-created under the same name)
 		return
@@ -344,13 +370,28 @@ func (s *Service) handleRetry(msg jetstream.Msg) {
 	}
 }
 
-func (s *Service) findSubscription(rec record) *topic.Subscription {
+// findSubscription returns the subscription a retry record is for, or nil
+// when it is gone (or was re-created under the same name); an error means
+// it could not tell.
+func (s *Service) findSubscription(rec record) (*topic.Subscription, error) {
 	for _, sub := range s.deps.Subs.Subscriptions(rec.AppID, rec.Topic) {
 		if sub.Name == rec.Sub && sub.ID == rec.SubID {
-			return sub
+			return sub, nil
 		}
 	}
-	return nil
+	// Not in this process's index: ask the bucket before dropping anything.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sub, err := s.deps.Subs.Subscription(ctx, rec.AppID, rec.Topic, rec.Sub)
+	switch {
+	case errors.Is(err, topic.ErrSubscriptionNotFound), errors.Is(err, topic.ErrTopicNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case sub.ID != rec.SubID:
+		return nil, nil
+	}
+	return &sub, nil
 }
 
 // attempt makes attempt number rec.Attempts+1 and calls resolved once the

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -433,4 +434,33 @@ func TestTenThousandSubscriptions(t *testing.T) {
 	info, err := stream.Info(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 1, info.State.Consumers, "no consumer per subscription")
+}
+
+// A message published by a process whose index knew subscriptions this one
+// has not applied yet waits for them instead of being fanned out to fewer.
+func TestFanOutWaitsForThePublishersIndex(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 1, ok)
+	tp := r.topic("t", topic.FilterTag, topic.Subscription{Name: "s", Endpoint: "http://e"})
+	ctx := context.Background()
+	// As if published by a process that has seen one more subscription.
+	topicRev, subRev := r.store.Revisions()
+	m := nats.NewMsg(topic.Subject(tp.AppID, tp.Name))
+	m.Header.Set(topic.HeaderMsgID, "FUTURE")
+	m.Header.Set(topic.HeaderIndexRev, fmt.Sprintf("%d.%d", topicRev, subRev+1))
+	m.Data = []byte("x")
+	_, err := r.eng.JS.PublishMsg(ctx, m)
+	require.NoError(t, err)
+	r.none(500 * time.Millisecond)
+	// The subscription it knew of arrives: now both get it.
+	_, err = r.store.Subscribe(ctx, topic.Subscription{AppID: 1, TopicName: "t", Name: "late", Protocol: topic.ProtocolHTTP,
+		Endpoint: "http://late", NotifyStrategy: topic.ExponentialDecayRetry}, 100)
+	require.NoError(t, err)
+	got := map[string]bool{}
+	for range 2 {
+		a := r.next()
+		require.Equal(t, "FUTURE", a.MsgID)
+		got[a.Sub.Name] = true
+	}
+	require.Equal(t, map[string]bool{"s": true, "late": true}, got)
 }

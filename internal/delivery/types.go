@@ -67,6 +67,12 @@ type RetryPolicy interface {
 type Subscriptions interface {
 	Subscriptions(appID int64, topicName string) []*topic.Subscription
 	TopicFromIndex(appID int64, name string) (topic.Topic, bool)
+	// WaitRevisions waits until the subscriptions known here are at least
+	// as recent as those the publisher knew.
+	WaitRevisions(ctx context.Context, topics, subs uint64) error
+	// Subscription reads one subscription from the bucket (the index may lag
+	// another process's writes).
+	Subscription(ctx context.Context, appID int64, topicName, name string) (topic.Subscription, error)
 }
 
 // Recorder keeps the counts operators watch: messages given up, and

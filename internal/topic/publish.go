@@ -30,8 +30,12 @@ const (
 	// HeaderMsgID is the message id. It is not JetStream's Nats-Msg-Id:
 	// herald makes a new id for every publish, so the engine's duplicate
 	// check would cost on every message and catch nothing.
-	HeaderMsgID      = "Herald-Msg-Id"
-	HeaderTags       = "Herald-Tags"
+	HeaderMsgID = "Herald-Msg-Id"
+	HeaderTags  = "Herald-Tags"
+	// HeaderIndexRev is "<topic bucket revision>.<subscription bucket
+	// revision>" of the publishing process's index: the fan-out waits for its
+	// own index to be as recent before deciding who gets the message.
+	HeaderIndexRev   = "Herald-Index-Rev"
 	HeaderRoutingKey = "Herald-Routing-Key"
 )
 
@@ -101,12 +105,15 @@ func (p *Publisher) Publish(ctx context.Context, t Topic, msgs []Message) ([]str
 		return nil, ErrNoMatch
 	}
 	subject := Subject(t.AppID, t.Name)
+	topicRev, subRev := p.store.Revisions()
+	indexRev := strconv.FormatUint(topicRev, 10) + "." + strconv.FormatUint(subRev, 10)
 	ids := make([]string, len(msgs))
 	acks := make([]jetstream.PubAckFuture, len(msgs))
 	for i, m := range msgs {
 		ids[i] = NewMessageID()
 		nm := &nats.Msg{Subject: subject, Data: m.Body, Header: nats.Header{}}
 		nm.Header.Set(HeaderMsgID, ids[i])
+		nm.Header.Set(HeaderIndexRev, indexRev)
 		if len(m.Tags) > 0 {
 			tags, _ := json.Marshal(m.Tags)
 			nm.Header.Set(HeaderTags, string(tags))
@@ -175,6 +182,15 @@ func NewMessageID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return strings.ToUpper(hex.EncodeToString(b[:]))
+}
+
+// DecodeIndexRev reads the index revisions a message was published at
+// (zeros when absent).
+func DecodeIndexRev(h nats.Header) (topics, subs uint64) {
+	t, s, _ := strings.Cut(h.Get(HeaderIndexRev), ".")
+	topics, _ = strconv.ParseUint(t, 10, 64)
+	subs, _ = strconv.ParseUint(s, 10, 64)
+	return topics, subs
 }
 
 // DecodeTags reads the tags header of a stored message.

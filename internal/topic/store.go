@@ -325,6 +325,21 @@ func (s *Store) Subscriptions(appID int64, topicName string) []*Subscription {
 	return s.idx.subscriptions(topicKey(appID, topicName))
 }
 
+// Revisions are the last revisions of the topic and subscription buckets
+// this process's index has applied.
+func (s *Store) Revisions() (topics, subs uint64) {
+	s.idx.mu.RLock()
+	defer s.idx.mu.RUnlock()
+	return s.idx.topicRev, s.idx.subRev
+}
+
+// WaitRevisions waits until the index has applied the given revisions of
+// both buckets: what another process saw when it published, this one sees
+// before it fans the message out.
+func (s *Store) WaitRevisions(ctx context.Context, topics, subs uint64) error {
+	return s.idx.wait(ctx, func() bool { return s.idx.topicRev >= topics && s.idx.subRev >= subs })
+}
+
 // TopicFromIndex returns a topic from the index without reading the bucket.
 func (s *Store) TopicFromIndex(appID int64, name string) (Topic, bool) {
 	return s.idx.topic(topicKey(appID, name))
