@@ -33,6 +33,9 @@ var (
 	ErrRateLimited = errors.New("too many requests: publish rate exceeded")
 	// ErrStopped is a publish into a broker that is not running.
 	ErrStopped = errors.New("broker is not running")
+	// ErrNotStored is a publish during which a write to the engine failed,
+	// so that it may not survive a restart; the gateway answers 500.
+	ErrNotStored = errors.New("mqtt: storing broker state in the engine failed")
 )
 
 // RequestError says which part of a publish request is wrong and why. It

@@ -27,6 +27,7 @@ type Server struct {
 	log     *slog.Logger
 	tls     *tls.Config // nil without tls_cert
 	broker  *broker
+	kv      KVFunc // nil: state in memory only
 	gateway *Gateway
 	handler http.Handler // the gateway with its metrics
 	metrics *metrics
@@ -42,10 +43,29 @@ type Server struct {
 	stopError error
 }
 
+// Option adds an optional dependency to New.
+type Option func(*options)
+
+type options struct {
+	kv KVFunc
+}
+
+// WithStore keeps the broker's durable state (persistent sessions, their
+// subscriptions and inflight messages, retained messages) in the engine
+// bucket Bucket, opened with kv when the server starts, so that it survives
+// restarts and crashes. Without it the broker keeps everything in memory.
+func WithStore(kv KVFunc) Option {
+	return func(o *options) { o.kv = kv }
+}
+
 // New checks cfg (after WithDefaults), loads the TLS files and builds the
 // broker; nothing listens until Start. A nil logger is slog.Default() and a
 // nil clock the wall clock.
-func New(cfg Config, logger *slog.Logger, clk clock.Clock) (*Server, error) {
+func New(cfg Config, logger *slog.Logger, clk clock.Clock, opts ...Option) (*Server, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -62,7 +82,7 @@ func New(cfg Config, logger *slog.Logger, clk clock.Clock) (*Server, error) {
 	}
 	logger = logger.With("component", "mqtt")
 	dir := newDirectory(cfg)
-	b, err := newBroker(cfg, dir, logger)
+	b, err := newBroker(cfg, dir, logger, o.kv != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -79,6 +99,7 @@ func New(cfg Config, logger *slog.Logger, clk clock.Clock) (*Server, error) {
 		log:     logger,
 		tls:     tc,
 		broker:  b,
+		kv:      o.kv,
 		gateway: g,
 		handler: m.instrument(g),
 		metrics: m,
@@ -126,6 +147,15 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 		s.httpAddr = ln.Addr().String()
 	}
+	if s.broker.store != nil {
+		// Before Serve, which loads what this reads.
+		if err := s.broker.store.open(ctx, s.kv); err != nil {
+			if ln != nil {
+				_ = ln.Close()
+			}
+			return err
+		}
+	}
 	if err := s.broker.srv.Serve(); err != nil {
 		if ln != nil {
 			_ = ln.Close()
@@ -133,6 +163,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("mqtt: serve: %w", err)
 	}
 	s.broker.running.Store(true)
+	if s.broker.store != nil {
+		if err := s.broker.store.replayPending(s.broker); err != nil {
+			s.log.Error("mqtt store: replaying acknowledged publishes failed; they stay stored for the next start", "error", err)
+		}
+	}
 	s.state = stateRunning
 	if ln != nil {
 		s.serveGateway(ln)
@@ -238,11 +273,12 @@ const (
 // broker is the embedded mochi-mqtt server with the settings herald chooses.
 type broker struct {
 	srv     *mochi.Server
+	store   *storeHook // nil without a store
 	running atomic.Bool
 	clients sync.Pool // of inline *mochi.Client that publish for the gateway
 }
 
-func newBroker(cfg Config, dir *directory, logger *slog.Logger) (*broker, error) {
+func newBroker(cfg Config, dir *directory, logger *slog.Logger, durable bool) (*broker, error) {
 	caps := mochi.NewDefaultServerCapabilities()
 	// mochi expires every message and retained message after 24 hours by
 	// default, and stamps that expiry on messages that had none. MQTT 5 has
@@ -265,6 +301,13 @@ func newBroker(cfg Config, dir *directory, logger *slog.Logger) (*broker, error)
 		return nil, fmt.Errorf("mqtt: add packet size hook: %w", err)
 	}
 	b := &broker{srv: srv}
+	if durable {
+		b.store = newStoreHook()
+		b.store.srv = srv
+		if err := srv.AddHook(b.store, nil); err != nil {
+			return nil, fmt.Errorf("mqtt: add store hook: %w", err)
+		}
+	}
 	b.clients.New = func() any {
 		cl := srv.NewClient(nil, "http", "", true)
 		// Version 5, so that expiry of retained gateway messages follows
@@ -278,10 +321,18 @@ func newBroker(cfg Config, dir *directory, logger *slog.Logger) (*broker, error)
 // inject publishes pk as client clientID. The inline client skips the
 // broker's ACL (the gateway has checked it) and the QoS handshake (there is
 // no one to acknowledge): the message goes straight to the subscribers'
-// sessions, at the lower of its QoS and each subscription's.
+// sessions, at the lower of its QoS and each subscription's. With a store,
+// mochi's hooks have stored the retained message and the persistent
+// sessions' inflight copies when InjectPacket returns; if a store write
+// failed meanwhile (perhaps another publish's), inject reports it, so that
+// nothing is acknowledged that may not have been stored.
 func (b *broker) inject(clientID string, pk packets.Packet) error {
 	if !b.running.Load() {
 		return ErrStopped
+	}
+	var failures uint64
+	if b.store != nil {
+		failures = b.store.failures.Load()
 	}
 	cl := b.clients.Get().(*mochi.Client)
 	cl.ID = clientID // the message's origin, for No Local subscriptions
@@ -290,6 +341,9 @@ func (b *broker) inject(clientID string, pk packets.Packet) error {
 	b.clients.Put(cl)
 	if err != nil {
 		return fmt.Errorf("mqtt: inject publish: %w", err)
+	}
+	if b.store != nil && b.store.failures.Load() != failures {
+		return ErrNotStored
 	}
 	return nil
 }

@@ -18,8 +18,9 @@ import (
 var listenerKeys = []string{"addr", "http_addr", "tls_addr", "tls_cert", "tls_key", "client_ca", "http_tls"}
 
 // newMQTT builds the broker and gateway from the flags and the YAML mqtt:
-// section (users, ACLs, rates).
-func newMQTT(cfg config.Config, clk clock.Clock, log *slog.Logger) (*mqtt.Server, error) {
+// section (users, ACLs, rates), keeping the broker's durable state in the
+// engine's bucket opened with kv.
+func newMQTT(cfg config.Config, clk clock.Clock, log *slog.Logger, kv mqtt.KVFunc) (*mqtt.Server, error) {
 	mc := mqtt.DefaultConfig()
 	if !cfg.MQTT.IsZero() {
 		var keys map[string]yaml.Node
@@ -37,7 +38,7 @@ func newMQTT(cfg config.Config, clk clock.Clock, log *slog.Logger) (*mqtt.Server
 	}
 	mc.Addr, mc.HTTPAddr, mc.TLSAddr = cfg.MQTTAddr, cfg.MQTTHTTPAddr, cfg.MQTTTLSAddr
 	mc.TLSCert, mc.TLSKey, mc.ClientCA, mc.HTTPTLS = cfg.MQTTTLSCert, cfg.MQTTTLSKey, cfg.MQTTClientCA, cfg.MQTTHTTPTLS
-	return mqtt.New(mc, log, clk)
+	return mqtt.New(mc, log, clk, mqtt.WithStore(kv))
 }
 
 func flagSuffix(key string) string { return strings.ReplaceAll(key, "_", "-") }

@@ -142,7 +142,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		return err
 	}
 
-	broker, err := newMQTT(cfg, clk, log)
+	broker, err := newMQTT(cfg, clk, log, eng.KV)
 	if err != nil {
 		return err
 	}
