@@ -209,18 +209,42 @@ func (h *storeHook) StoredRetainedMessages() ([]storage.Message, error) {
 	return v, nil
 }
 
-// StoredSysInfo stores nothing: it returns the gauges that mochi does not
-// update when it loads the store (retained, inflight and subscription
-// counts), counted from what it loaded, so that they do not start at zero and
-// go negative. mochi calls it after loading everything else.
+// StoredSysInfo stores nothing. mochi calls it after loading everything
+// else and before it accepts connections, which makes it the place to finish
+// the loading: it returns the gauges that mochi does not update when it loads
+// (retained, inflight and subscription counts), counted from what it loaded,
+// so that they do not start at zero and go negative; and it gives the loaded
+// messages back the expiry that mochi's storage.Message drops.
 func (h *storeHook) StoredSysInfo() (storage.SystemInfo, error) {
 	var v storage.SystemInfo
+	for topic, pk := range h.srv.Topics.Retained.GetAll() {
+		if withExpiry(&pk) {
+			h.srv.Topics.Retained.Add(topic, pk)
+		}
+	}
 	v.Retained = int64(h.srv.Topics.Retained.Len())
 	for _, cl := range h.srv.Clients.GetAll() {
+		for _, pk := range cl.State.Inflight.GetAll(false) {
+			if withExpiry(&pk) {
+				cl.State.Inflight.Set(pk)
+			}
+		}
 		v.Inflight += int64(cl.State.Inflight.Len())
 		v.Subscriptions += int64(cl.State.Subscriptions.Len())
 	}
 	return v, nil
+}
+
+// withExpiry sets the expiry time of a loaded message that has a
+// MessageExpiryInterval (only MQTT 5 messages do), as mochi does when the
+// message is published, and reports whether it did.
+func withExpiry(pk *packets.Packet) bool {
+	if pk.Properties.MessageExpiryInterval == 0 || pk.Expiry != 0 {
+		return false
+	}
+	pk.Expiry = pk.Created + int64(pk.Properties.MessageExpiryInterval)
+	pk.ProtocolVersion = 5
+	return true
 }
 
 // OnSessionEstablish stores a persistent session before its CONNACK, and

@@ -130,7 +130,7 @@ func TestStoreSurvivesRestart(t *testing.T) {
 	sub.subscribe(t, "home/#", 2)
 	sub.close(t)
 
-	publishOK(t, s, "home/retained", "qos=1&retained=true", "kept")
+	publishOK(t, s, "home/retained", "qos=1&retained=true&MessageExpiryInterval=3600", "kept")
 	publishOK(t, s, "home/gw1", "qos=1", "gateway qos 1")
 	publishOK(t, s, "home/gw2", "qos=2", "gateway qos 2")
 	publishOK(t, s, "home/gw0", "qos=0", "qos 0, not queued")
@@ -144,6 +144,9 @@ func TestStoreSurvivesRestart(t *testing.T) {
 	require.NoError(t, err) // PUBCOMP
 
 	s, eng = restart(t, s, eng, dir)
+	retained, ok := s.broker.srv.Topics.Retained.Get("home/retained")
+	require.True(t, ok)
+	require.Equal(t, retained.Created+3600, retained.Expiry) // expires as if never restarted
 
 	sub, ca := session(t, s, "sub-1", false)
 	require.True(t, ca.SessionPresent)
