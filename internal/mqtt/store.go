@@ -86,8 +86,10 @@ func newStoreHook() *storeHook {
 func (h *storeHook) ID() string { return "herald-store" }
 
 // Provides lists the hook methods mochi should call.
-func (h *storeHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{
+func (h *storeHook) Provides(b byte) bool { return bytes.IndexByte(storeHookEvents, b) >= 0 }
+
+// storeHookEvents are the hook methods the store implements.
+var storeHookEvents = []byte{
 		mochi.OnSessionEstablish,
 		mochi.OnDisconnect,
 		mochi.OnSubscribed,
@@ -107,8 +109,7 @@ func (h *storeHook) Provides(b byte) bool {
 		mochi.StoredInflightMessages,
 		mochi.StoredRetainedMessages,
 		mochi.StoredSysInfo,
-	}, []byte{b})
-}
+	}
 
 // open opens the bucket and reads everything in it, for the Stored* methods
 // that mochi calls when it starts serving.
