@@ -90,26 +90,26 @@ func (h *storeHook) Provides(b byte) bool { return bytes.IndexByte(storeHookEven
 
 // storeHookEvents are the hook methods the store implements.
 var storeHookEvents = []byte{
-		mochi.OnSessionEstablish,
-		mochi.OnDisconnect,
-		mochi.OnSubscribed,
-		mochi.OnUnsubscribed,
-		mochi.OnRetainMessage,
-		mochi.OnRetainedExpired,
-		mochi.OnPublish,
-		mochi.OnPublished,
-		mochi.OnQosPublish,
-		mochi.OnQosComplete,
-		mochi.OnQosDropped,
-		mochi.OnPacketProcessed,
-		mochi.OnWillSent,
-		mochi.OnClientExpired,
-		mochi.StoredClients,
-		mochi.StoredSubscriptions,
-		mochi.StoredInflightMessages,
-		mochi.StoredRetainedMessages,
-		mochi.StoredSysInfo,
-	}
+	mochi.OnSessionEstablish,
+	mochi.OnDisconnect,
+	mochi.OnSubscribed,
+	mochi.OnUnsubscribed,
+	mochi.OnRetainMessage,
+	mochi.OnRetainedExpired,
+	mochi.OnPublish,
+	mochi.OnPublished,
+	mochi.OnQosPublish,
+	mochi.OnQosComplete,
+	mochi.OnQosDropped,
+	mochi.OnPacketProcessed,
+	mochi.OnWillSent,
+	mochi.OnClientExpired,
+	mochi.StoredClients,
+	mochi.StoredSubscriptions,
+	mochi.StoredInflightMessages,
+	mochi.StoredRetainedMessages,
+	mochi.StoredSysInfo,
+}
 
 // open opens the bucket and reads everything in it, for the Stored* methods
 // that mochi calls when it starts serving.
