@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -174,4 +176,60 @@ func TestPushMetrics(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		return strings.Contains(string(body), `herald_push_attempts_total{outcome="delivered"} 1`)
 	}, 10*time.Second, 50*time.Millisecond)
+}
+
+// SIGTERM with a push hanging: herald cuts it short within the contract's
+// 10 s, exits 0, and the message, handed back to the engine, is delivered
+// after a restart.
+func TestSIGTERMHandsBackHangingPushes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	release := make(chan struct{})
+	hung := make(chan struct{}, 1)
+	var mu sync.Mutex
+	var delivered []string
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+			mu.Lock()
+			delivered = append(delivered, r.Header.Get("x-cmq-message-id"))
+			mu.Unlock()
+		default:
+			hung <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+				return // herald gave up on us
+			}
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+
+	n := start(t, dir, nil)
+	ctx := context.Background()
+	_, err = n.Client.CreateTopic(ctx, client.CreateTopicRequest{TopicName: "slow"})
+	require.NoError(t, err)
+	_, err = n.Client.Subscribe(ctx, client.SubscribeRequest{TopicName: "slow", SubscriptionName: "s", Protocol: "http", Endpoint: "http://" + ln.Addr().String()})
+	require.NoError(t, err)
+	res, err := n.Client.PublishMessage(ctx, client.PublishMessageRequest{TopicName: "slow", MsgBody: "patience"})
+	require.NoError(t, err)
+	select {
+	case <-hung:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the push never arrived")
+	}
+	took, err := n.stop()
+	require.NoError(t, err, "exit 0")
+	require.Less(t, took, 10*time.Second)
+	close(release)
+	start(t, dir, nil)
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Contains(delivered, res.MsgID)
+	}, 60*time.Second, 50*time.Millisecond)
 }

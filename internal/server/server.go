@@ -33,8 +33,13 @@ import (
 // ReadyLine is printed on stdout once every listener accepts.
 const ReadyLine = "herald ready"
 
-// shutdownBudget bounds a graceful stop (the contract says exit within 10 s).
-const shutdownBudget = 8 * time.Second
+// shutdownBudget bounds a graceful stop (the contract says exit within 10 s);
+// pushBudget is the part of it that pushes in flight get to finish before
+// they are cut short and handed back to the engine for redelivery.
+const (
+	shutdownBudget = 8 * time.Second
+	pushBudget     = 5 * time.Second
+)
 
 // Run serves until ctx ends, then stops gracefully.
 func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Logger) error {
@@ -200,9 +205,11 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	}
 	// Stop taking messages, let the attempts in flight finish (or hand them
 	// back to the engine), then close the engine.
+	pctx, cancelPush := context.WithTimeout(sctx, pushBudget)
+	defer cancelPush()
 	stopped := make(chan error, 1)
 	go func() { stopped <- deliveries.Stop(sctx) }()
-	if err := sender.Dispatcher.Stop(sctx); err != nil {
+	if err := sender.Dispatcher.Stop(pctx); err != nil {
 		log.Warn("push dispatcher stop", "err", err)
 	}
 	if err := <-stopped; err != nil {
