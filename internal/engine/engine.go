@@ -77,6 +77,7 @@ type Engine struct {
 	srv      *server.Server
 	replicas int
 	log      *slog.Logger
+	closed   chan struct{} // closed when NC is closed
 }
 
 // Open starts the embedded server (or dials the external cluster) and
@@ -86,8 +87,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Engine, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	e := &Engine{replicas: cfg.Replicas, log: log}
+	e := &Engine{replicas: cfg.Replicas, log: log, closed: make(chan struct{})}
 	opts := []nats.Option{
+		nats.ClosedHandler(func(*nats.Conn) { close(e.closed) }),
 		nats.Name("herald"),
 		nats.MaxReconnects(-1),
 		nats.ReconnectBufSize(-1), // fail fast instead of buffering publishes nobody acknowledged
@@ -167,20 +169,21 @@ func (e *Engine) Embedded() bool { return e.srv != nil }
 // Close flushes the connection and stops the embedded server.
 func (e *Engine) Close() error {
 	var err error
-	if e.NC != nil {
-		err = e.NC.Drain()
-		waitClosed(e.NC, 5*time.Second)
+	if e.NC != nil && !e.NC.IsClosed() {
+		// Drain sends what is buffered (acknowledgements among it) and
+		// closes; give it a bound.
+		if err = e.NC.Drain(); err == nil {
+			select {
+			case <-e.closed:
+			case <-time.After(5 * time.Second):
+				e.NC.Close()
+			}
+		} else {
+			e.NC.Close()
+		}
 	}
 	e.shutdownServer()
 	return err
-}
-
-func waitClosed(nc *nats.Conn, d time.Duration) {
-	deadline := time.Now().Add(d)
-	for !nc.IsClosed() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	nc.Close()
 }
 
 func (e *Engine) shutdownServer() {
