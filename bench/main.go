@@ -10,11 +10,14 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/herald-mq/herald/internal/engine"
 )
 
 // scenario is one benchmark; files of this package register theirs in init.
@@ -93,4 +96,19 @@ func main() {
 	if failed {
 		os.Exit(1)
 	}
+}
+
+// tempEngine opens an embedded engine in a new temporary directory; close
+// stops it and removes the directory.
+func tempEngine(ctx context.Context, prefix string) (eng *engine.Engine, close func(), err error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, nil, err
+	}
+	eng, err = engine.Open(ctx, engine.Config{DataDir: dir}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return eng, func() { _ = eng.Close(); _ = os.RemoveAll(dir) }, nil
 }

@@ -26,7 +26,6 @@ import (
 
 	"github.com/herald-mq/herald/client"
 	"github.com/herald-mq/herald/internal/config"
-	"github.com/herald-mq/herald/internal/engine"
 	"github.com/herald-mq/herald/internal/push"
 	"github.com/herald-mq/herald/internal/push/mnssign"
 	"github.com/herald-mq/herald/internal/server"
@@ -279,16 +278,11 @@ func pushPublish(ctx context.Context, out *report) error {
 	if err := h.topic(ctx, "publish", client.FormatJSON, rcv); err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "herald-bench-js")
+	eng, closeEng, err := tempEngine(ctx, "herald-bench-js")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	eng, err := engine.Open(ctx, engine.Config{DataDir: dir}, pushLogger())
-	if err != nil {
-		return err
-	}
-	defer eng.Close()
+	defer closeEng()
 	if _, err := eng.Stream(ctx, jetstream.StreamConfig{Name: "PUSHBENCH", Subjects: []string{"pushbench.>"}}); err != nil {
 		return err
 	}

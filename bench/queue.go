@@ -57,16 +57,11 @@ const (
 )
 
 func benchQueue(ctx context.Context, out *report) error {
-	dir, err := os.MkdirTemp("", "herald-bench-queue-")
+	eng, closeEng, err := tempEngine(ctx, "herald-bench-queue-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	eng, err := engine.Open(ctx, engine.Config{DataDir: dir}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return err
-	}
-	defer eng.Close()
+	defer closeEng()
 	svc, err := newBenchQueues(ctx, eng)
 	if err != nil {
 		return err
@@ -388,16 +383,11 @@ func runQueueChild(ctx context.Context, mode string) ([]figure, error) {
 func queueChild(mode string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dir, err := os.MkdirTemp("", "herald-bench-queue-child-")
+	eng, closeEng, err := tempEngine(ctx, "herald-bench-queue-child-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	eng, err := engine.Open(ctx, engine.Config{DataDir: dir}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return err
-	}
-	defer eng.Close()
+	defer closeEng()
 	svc, err := newBenchQueues(ctx, eng)
 	if err != nil {
 		return err
