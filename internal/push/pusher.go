@@ -1,7 +1,6 @@
 package push
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -10,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/herald-mq/herald/internal/clock"
 	"github.com/herald-mq/herald/internal/push/mnssign"
+	"github.com/herald-mq/herald/internal/push/post"
 )
 
 // User agents of the services herald stands in for.
@@ -95,12 +94,11 @@ func (c Config) validate() error {
 	return nil
 }
 
-// Pusher makes push attempts over one shared keep-alive transport. It is
-// safe for concurrent use.
+// Pusher makes push attempts over keep-alive connections pooled per
+// endpoint. It is safe for concurrent use.
 type Pusher struct {
-	cfg       Config
-	transport *http.Transport
-	client    *http.Client
+	cfg    Config
+	client *post.Client
 }
 
 // New returns a Pusher.
@@ -113,32 +111,26 @@ func New(cfg Config) (*Pusher, error) {
 	if !cfg.AllowPrivate {
 		dialer.Control = guardControl
 	}
-	tr := &http.Transport{
-		Proxy:                  nil, // a proxy would hide the endpoint's address from the guard
-		DialContext:            dialer.DialContext,
-		TLSClientConfig:        cfg.TLSConfig,
-		TLSHandshakeTimeout:    10 * time.Second,
-		MaxIdleConns:           cfg.MaxIdleConns,
-		MaxIdleConnsPerHost:    cfg.MaxIdleConnsPerHost,
-		IdleConnTimeout:        90 * time.Second,
-		DisableCompression:     true,
-		MaxResponseHeaderBytes: 64 << 10,
-		// HTTP/1.1 only: HTTP/2 lower-cases header names, and the MNS
-		// sample verifiers look up "Content-md5" case-sensitively.
-		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
+	// HTTP/1.1 only, no proxy (it would hide the endpoint's address from
+	// the guard), no redirects followed. HTTP/2 would lower-case header
+	// names, and the MNS sample verifiers look up "Content-md5"
+	// case-sensitively.
+	client, err := post.New(post.Config{
+		Dial:           dialer.DialContext,
+		TLSConfig:      cfg.TLSConfig,
+		MaxIdlePerHost: cfg.MaxIdleConnsPerHost,
+		MaxIdle:        cfg.MaxIdleConns,
+		MaxDiscard:     cfg.MaxDiscard,
+		Now:            cfg.Clock.Now,
+	})
+	if err != nil {
+		return nil, err
 	}
-	return &Pusher{
-		cfg:       cfg,
-		transport: tr,
-		client: &http.Client{
-			Transport:     tr,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-	}, nil
+	return &Pusher{cfg: cfg, client: client}, nil
 }
 
 // CloseIdleConnections closes the keep-alive connections not in use.
-func (p *Pusher) CloseIdleConnections() { p.transport.CloseIdleConnections() }
+func (p *Pusher) CloseIdleConnections() { p.client.CloseIdleConnections() }
 
 // Push makes one attempt to deliver j.Message to j.Target. Canceling ctx
 // abandons the attempt (StatusAbandoned); the endpoint not answering within
@@ -155,13 +147,7 @@ func (p *Pusher) Push(ctx context.Context, j *Job) Outcome {
 	o := Outcome{RequestID: req.reqID}
 	actx, cancel := p.withTimeout(ctx)
 	defer cancel()
-	hreq, err := http.NewRequestWithContext(actx, http.MethodPost, req.url, bytes.NewReader(req.body))
-	if err != nil {
-		o.Status, o.Err = StatusFailed, fmt.Errorf("%w: %w", ErrEndpointInvalid, err)
-		return o
-	}
-	hreq.Header = req.header
-	resp, err := p.client.Do(hreq)
+	code, err := p.client.Do(actx, &post.Request{URL: req.url, Header: req.header, Body: req.body})
 	o.Elapsed = p.cfg.Clock.Now().Sub(start)
 	if err != nil {
 		switch {
@@ -174,14 +160,12 @@ func (p *Pusher) Push(ctx context.Context, j *Job) Outcome {
 		}
 		return o
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, p.cfg.MaxDiscard))
-	_ = resp.Body.Close()
-	o.Code = resp.StatusCode
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+	o.Code = code
+	if code >= 200 && code < 300 {
 		o.Status = StatusDelivered
 		return o
 	}
-	se := &StatusError{Code: resp.StatusCode, Signed: signed}
+	se := &StatusError{Code: code, Signed: signed}
 	o.Status, o.Err, o.SignatureRejected = StatusFailed, se, errors.Is(se, ErrSignatureRejected)
 	return o
 }
@@ -210,7 +194,7 @@ func (p *Pusher) withTimeout(ctx context.Context) (context.Context, context.Canc
 
 // request is one encoded attempt.
 type request struct {
-	url    string
+	url    *url.URL
 	body   []byte
 	header http.Header
 	reqID  string
@@ -232,13 +216,13 @@ func (p *Pusher) build(j *Job, now time.Time) (request, bool, error) {
 		if u.Path == "" {
 			u.Path = mnsDefaultPath
 		}
-		r.url = u.String()
+		r.url = u
 		if err := p.buildMNS(&r, m, t.format(), u.RequestURI(), now); err != nil {
 			return request{}, false, err
 		}
 		signed = true
 	default:
-		r.url = t.URL
+		r.url = u
 		switch t.format() {
 		case FormatSimplified:
 			r.body = m.Body
