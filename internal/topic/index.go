@@ -85,6 +85,12 @@ func (x *index) applySub(e jetstream.KeyValueEntry, log *slog.Logger) {
 
 // wait blocks until done() holds, re-checking after every applied entry.
 func (x *index) wait(ctx context.Context, done func() bool) error {
+	x.mu.RLock()
+	ok := done()
+	x.mu.RUnlock()
+	if ok { // the common case, checked before paying for a timer
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, waitTimeout)
 	defer cancel()
 	for {
