@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"unicode"
 )
@@ -142,17 +144,44 @@ func ValidateEndpoint(raw string) error {
 }
 
 // endpointKey names the endpoint a URL goes to: scheme, host and port.
-func endpointKey(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return raw
+func endpointKey(raw string) string { return parseEndpoint(raw).key }
+
+// endpointURL is a parsed endpoint URL and the endpoint it names.
+type endpointURL struct {
+	url *url.URL // nil when raw does not parse as a URL with a host
+	key string   // scheme://host:port, or raw itself when url is nil
+}
+
+// endpointURLs caches parsed endpoint URLs: a subscription's endpoint is
+// parsed once, not on every push. It is emptied when it grows past
+// maxCachedURLs.
+var endpointURLs struct {
+	m sync.Map // raw → *endpointURL
+	n atomic.Int64
+}
+
+const maxCachedURLs = 1 << 16
+
+// parseEndpoint returns raw parsed; the result must not be modified.
+func parseEndpoint(raw string) *endpointURL {
+	if e, ok := endpointURLs.m.Load(raw); ok {
+		return e.(*endpointURL)
 	}
-	port := u.Port()
-	if port == "" {
-		port = "80"
-		if u.Scheme == "https" {
-			port = "443"
+	e := &endpointURL{key: raw}
+	if u, err := url.Parse(raw); err == nil && u.Host != "" {
+		port := u.Port()
+		if port == "" {
+			port = "80"
+			if u.Scheme == "https" {
+				port = "443"
+			}
 		}
+		e.url, e.key = u, u.Scheme+"://"+net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 	}
-	return u.Scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+	if endpointURLs.n.Add(1) > maxCachedURLs {
+		endpointURLs.m.Clear()
+		endpointURLs.n.Store(0)
+	}
+	endpointURLs.m.Store(raw, e)
+	return e
 }

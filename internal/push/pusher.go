@@ -145,15 +145,22 @@ func (p *Pusher) Push(ctx context.Context, j *Job) Outcome {
 		return Outcome{Status: StatusFailed, Err: err}
 	}
 	o := Outcome{RequestID: req.reqID}
-	actx, cancel := p.withTimeout(ctx)
-	defer cancel()
-	code, err := p.client.Do(actx, &post.Request{URL: req.url, Header: req.header, Body: req.body})
+	preq := &post.Request{URL: req.url, Header: req.header, Body: req.body}
+	actx := ctx
+	if _, ok := p.cfg.Clock.(clock.Real); ok {
+		preq.Deadline = start.Add(p.cfg.Timeout) // a socket deadline: no timer per push
+	} else {
+		var cancel context.CancelFunc
+		actx, cancel = p.withTimeout(ctx)
+		defer cancel()
+	}
+	code, err := p.client.Do(actx, preq)
 	o.Elapsed = p.cfg.Clock.Now().Sub(start)
 	if err != nil {
 		switch {
 		case ctx.Err() != nil:
 			o.Status, o.Err = StatusAbandoned, fmt.Errorf("%w: %w", ErrStopped, context.Cause(ctx))
-		case errors.Is(context.Cause(actx), ErrTimeout):
+		case errors.Is(err, post.ErrTimeout) || errors.Is(context.Cause(actx), ErrTimeout):
 			o.Status, o.Err, o.Timeout = StatusFailed, ErrTimeout, true
 		default:
 			o.Status, o.Err = StatusFailed, err
@@ -170,11 +177,9 @@ func (p *Pusher) Push(ctx context.Context, j *Job) Outcome {
 	return o
 }
 
-// withTimeout bounds an attempt by Config.Timeout on the Pusher's clock.
+// withTimeout bounds an attempt by Config.Timeout on an injected clock (the
+// real clock uses a socket deadline instead).
 func (p *Pusher) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := p.cfg.Clock.(clock.Real); ok {
-		return context.WithTimeoutCause(ctx, p.cfg.Timeout, ErrTimeout)
-	}
 	actx, cancel := context.WithCancelCause(ctx)
 	t := p.cfg.Clock.NewTimer(p.cfg.Timeout)
 	done := make(chan struct{})
@@ -204,17 +209,20 @@ type request struct {
 // must appear on the wire; Go writes map keys verbatim.
 func (p *Pusher) build(j *Job, now time.Time) (request, bool, error) {
 	m, t := &j.Message, &j.Target
-	u, err := url.Parse(t.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	parsed := parseEndpoint(t.URL).url
+	if parsed == nil || (parsed.Scheme != "http" && parsed.Scheme != "https") {
 		return request{}, false, fmt.Errorf("%w: %q", ErrEndpointInvalid, t.URL)
 	}
+	u := parsed
 	r := request{reqID: p.cfg.NewRequestID(), header: make(http.Header, 16)}
 	h := r.header
 	signed := false
 	switch t.dialect() {
 	case DialectMNS:
 		if u.Path == "" {
-			u.Path = mnsDefaultPath
+			withPath := *u // the cached URL stays as it is
+			withPath.Path = mnsDefaultPath
+			u = &withPath
 		}
 		r.url = u
 		if err := p.buildMNS(&r, m, t.format(), u.RequestURI(), now); err != nil {

@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -80,6 +81,9 @@ func (c Config) validate() error {
 	return nil
 }
 
+// ErrTimeout fails a request not answered by its Deadline.
+var ErrTimeout = errors.New("post: no answer before the deadline")
+
 // ErrHeaderTooLong fails an answer whose status line and headers pass
 // Config.MaxHeaderBytes.
 var ErrHeaderTooLong = errors.New("post: answer headers too long")
@@ -112,6 +116,10 @@ type Request struct {
 	Header http.Header
 	// Body is the request body.
 	Body []byte
+	// Deadline, when set, is when the request fails with ErrTimeout if it
+	// has not been answered; a socket deadline, cheaper than a context's
+	// timer.
+	Deadline time.Time
 }
 
 // Do posts r and returns the answer's status code once its body has been
@@ -128,7 +136,7 @@ func (c *Client) Do(ctx context.Context, r *Request) (int, error) {
 		return 0, err
 	}
 	for {
-		pc, err := c.get(ctx, t)
+		pc, err := c.get(ctx, t, r.Deadline)
 		if err != nil {
 			return 0, err
 		}
@@ -202,7 +210,7 @@ type conn struct {
 
 // get takes the most recently used idle connection of the endpoint, or
 // dials a new one.
-func (c *Client) get(ctx context.Context, t target) (*conn, error) {
+func (c *Client) get(ctx context.Context, t target, deadline time.Time) (*conn, error) {
 	now := c.cfg.Now()
 	c.mu.Lock()
 	for conns := c.idle[t.key]; len(conns) > 0; conns = c.idle[t.key] {
@@ -218,7 +226,16 @@ func (c *Client) get(ctx context.Context, t target) (*conn, error) {
 		_ = pc.nc.Close()
 	}
 	c.mu.Unlock()
-	return c.dial(ctx, t)
+	if !deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadlineCause(ctx, deadline, ErrTimeout)
+		defer cancel()
+	}
+	pc, err := c.dial(ctx, t)
+	if err != nil && errors.Is(context.Cause(ctx), ErrTimeout) {
+		err = fmt.Errorf("%w: %w", ErrTimeout, err)
+	}
+	return pc, err
 }
 
 func (c *Client) dial(ctx context.Context, t target) (*conn, error) {
@@ -314,6 +331,14 @@ func (c *Client) roundTrip(ctx context.Context, pc *conn, t target, r *Request) 
 			if err != nil {
 				err = fmt.Errorf("post: %w (%w)", context.Cause(ctx), err)
 			}
+		}
+	}()
+	if err := pc.nc.SetDeadline(r.Deadline); err != nil {
+		return 0, false, err
+	}
+	defer func() {
+		if err != nil && !r.Deadline.IsZero() && errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil {
+			err = fmt.Errorf("%w: %w", ErrTimeout, err)
 		}
 	}()
 	pc.lr.read, pc.lr.limit = 0, c.cfg.MaxHeaderBytes

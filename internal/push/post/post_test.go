@@ -216,6 +216,38 @@ func TestCancelAbandonsAtOnce(t *testing.T) {
 	require.Error(t, err)
 }
 
+func TestDeadline(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hang" {
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+		}
+	})
+	defer close(release)
+	c := newClient(t, post.Config{})
+	start := time.Now()
+	_, err := c.Do(t.Context(), &post.Request{URL: mustURL(t, srv.URL+"/hang"), Deadline: start.Add(200 * time.Millisecond)})
+	require.ErrorIs(t, err, post.ErrTimeout)
+	require.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond)
+	require.Less(t, time.Since(start), 5*time.Second)
+
+	// A connection that answered within its deadline is reused with none.
+	code, err := c.Do(t.Context(), &post.Request{URL: mustURL(t, srv.URL), Deadline: time.Now().Add(time.Minute)})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, code)
+	code, err = c.Do(t.Context(), &post.Request{URL: mustURL(t, srv.URL)})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, int64(2), conns.Load(), "the timed-out connection is closed, the next one kept")
+
+	_, err = c.Do(t.Context(), &post.Request{URL: mustURL(t, srv.URL), Deadline: time.Now().Add(-time.Second)})
+	require.ErrorIs(t, err, post.ErrTimeout, "a deadline already passed fails at once")
+}
+
 func TestAnswerLimits(t *testing.T) {
 	t.Parallel()
 	addr, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
