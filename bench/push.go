@@ -26,8 +26,8 @@ import (
 
 	"github.com/herald-mq/herald/client"
 	"github.com/herald-mq/herald/internal/clock"
-	"github.com/herald-mq/herald/internal/engine"
 	"github.com/herald-mq/herald/internal/config"
+	"github.com/herald-mq/herald/internal/engine"
 	"github.com/herald-mq/herald/internal/push"
 	"github.com/herald-mq/herald/internal/push/mnssign"
 	"github.com/herald-mq/herald/internal/server"
