@@ -66,3 +66,38 @@ func TestTwoProcessesShareAnExternalEngine(t *testing.T) {
 		require.Equal(t, 1, recv.ids[id], "delivered once: the processes share one fan-out consumer")
 	}
 }
+
+// An API-only node (--delivery=false) stores what is published and pushes
+// none of it; a delivering process on the same engine pushes every message
+// once.
+func TestAPIOnlyNodeLeavesDeliveryToOthers(t *testing.T) {
+	t.Parallel()
+	recv := newReceiver(t)
+	dir := t.TempDir()
+	api := start(t, dir, nil, "--delivery=false")
+	ctx := context.Background()
+	_, err := api.Client.CreateTopic(ctx, client.CreateTopicRequest{TopicName: "later"})
+	require.NoError(t, err)
+	_, err = api.Client.Subscribe(ctx, client.SubscribeRequest{TopicName: "later", SubscriptionName: "s", Protocol: "http", Endpoint: recv.URL})
+	require.NoError(t, err)
+	var ids []string
+	for i := range 20 {
+		res, err := api.Client.PublishMessage(ctx, client.PublishMessageRequest{TopicName: "later", MsgBody: "m" + strconv.Itoa(i)})
+		require.NoError(t, err)
+		ids = append(ids, res.MsgID)
+	}
+	_, err = api.stop()
+	require.NoError(t, err)
+	require.Contains(t, api.stderr.String(), "delivery off")
+	recv.mu.Lock()
+	require.Empty(t, recv.ids, "the API-only node pushed nothing")
+	recv.mu.Unlock()
+
+	start(t, dir, nil)
+	recv.waitFor(t, ids, 30*time.Second)
+	recv.mu.Lock()
+	defer recv.mu.Unlock()
+	for _, id := range ids {
+		require.Equal(t, 1, recv.ids[id])
+	}
+}

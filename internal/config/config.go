@@ -45,6 +45,10 @@ type Config struct {
 	// AllowPrivateEndpoints allows pushes to loopback and private addresses.
 	// Defaults to false.
 	AllowPrivateEndpoints bool
+	// Delivery runs the fan-out, retries and pushes in this process; false
+	// makes an API-only node that stores what is published and leaves the
+	// delivering to other processes on the same cluster. Defaults to true.
+	Delivery bool
 	// RetryIntervalScale multiplies every retry interval (tests only).
 	// Defaults to 1.
 	RetryIntervalScale float64
@@ -99,6 +103,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.StringVar(&c.SecretKey, "secret-key", "", "bootstrap account SecretKey (generated on first start)")
 	fs.Int64Var(&c.AppID, "app-id", 1000000, "bootstrap account APPID (TopicOwner)")
 	fs.BoolVar(&c.AllowPrivateEndpoints, "allow-private-endpoints", false, "allow push to loopback/private addresses (dev and tests)")
+	fs.BoolVar(&c.Delivery, "delivery", true, "deliver topic messages from this process (false: an API-only node)")
 	fs.Float64Var(&c.RetryIntervalScale, "retry-interval-scale", 1, "multiplies every retry interval (tests only)")
 	fs.StringVar(&c.NatsURL, "nats-url", "", "external NATS JetStream cluster (empty = embedded)")
 	fs.IntVar(&c.NatsReplicas, "nats-replicas", 3, "stream replicas on the external cluster")

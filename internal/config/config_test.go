@@ -24,6 +24,7 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, ":8081", c.MQTTHTTPAddr)
 	require.Equal(t, int64(1000000), c.AppID)
 	require.False(t, c.AllowPrivateEndpoints)
+	require.True(t, c.Delivery)
 	require.Equal(t, 1.0, c.RetryIntervalScale)
 	require.Empty(t, c.NatsURL)
 	require.Equal(t, 15*time.Second, c.PushTimeout)
@@ -42,6 +43,7 @@ data_dir: /from/file
 http_addr: ":1"
 app_id: 5
 allow_private_endpoints: true
+delivery: false
 retry_interval_scale: 0.5
 mqtt:
   users:
@@ -56,6 +58,7 @@ mqtt:
 	require.Equal(t, int64(6), c.AppID, "env over file")
 	require.Equal(t, "/from/file", c.DataDir, "file over default")
 	require.True(t, c.AllowPrivateEndpoints)
+	require.False(t, c.Delivery)
 	require.Equal(t, 0.5, c.RetryIntervalScale)
 	always, _, err := c.FsyncPolicy()
 	require.NoError(t, err)

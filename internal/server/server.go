@@ -164,14 +164,18 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/mns/", keyring.Handler())
 
-	if err := sender.Dispatcher.Start(context.WithoutCancel(ctx)); err != nil {
-		return err
-	}
 	if err := queues.Start(ctx); err != nil {
 		return err
 	}
-	if err := deliveries.Start(ctx); err != nil {
-		return err
+	if cfg.Delivery {
+		if err := sender.Dispatcher.Start(context.WithoutCancel(ctx)); err != nil {
+			return err
+		}
+		if err := deliveries.Start(ctx); err != nil {
+			return err
+		}
+	} else {
+		log.Info("delivery off (--delivery=false): messages are stored for the processes that deliver")
 	}
 	go rotateKeys(ctx, keyring, cfg.MNSKeyRotation, log)
 	if err := broker.Start(ctx); err != nil {
