@@ -169,7 +169,13 @@ func (d *Dispatcher) Backoff(url string) time.Duration {
 	if d.stalled(ep, now) {
 		return min(max(now.Sub(ep.progress), time.Second), maxBackoff)
 	}
-	drain := time.Duration(len(ep.queue)+ep.running) * ep.avg / time.Duration(d.cfg.PerEndpoint)
+	// Attempts in flight with none finished since progress take at least
+	// that long: an endpoint that never answered is not a quick one.
+	per := ep.avg
+	if ep.running > 0 {
+		per = max(per, now.Sub(ep.progress))
+	}
+	drain := time.Duration(len(ep.queue)+ep.running) * per / time.Duration(d.cfg.PerEndpoint)
 	return min(max(drain, minBackoff), maxBackoff)
 }
 

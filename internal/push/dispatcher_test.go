@@ -227,7 +227,10 @@ func TestStalledEndpointHandsBackItsQueue(t *testing.T) {
 	waitFor(t, arrived, "push 2")
 	// Two push timeouts and the sweeper wait on the clock.
 	require.True(t, clk.WaitForTimers(3, t.Context().Done()))
-	clk.Advance(3 * time.Second)
+	clk.Advance(time.Second)
+	require.Equal(t, 2500*time.Millisecond, d.Backoff(hang.URL),
+		"5 jobs held, none finished for 1 s on 2 workers: they drain no faster than 2.5 s")
+	clk.Advance(2 * time.Second)
 	refs := map[int]bool{}
 	for range 3 {
 		r := recv(t, results)
