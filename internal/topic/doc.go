@@ -7,4 +7,10 @@
 // Every process keeps an index of both, fed by a watch, so that publish and
 // fan-out never read the buckets; a write waits until the index has seen it,
 // so a process reads its own writes.
+//
+// Messages are stored in one stream, a subject per topic. A publish of
+// several messages is one JetStream atomic batch (all stored or none) when
+// that stream is replicated; on a single-replica stream JetStream's batches
+// cost far more than they save, and each message is acknowledged on its own
+// (see AtomicMode).
 package topic
