@@ -240,7 +240,7 @@ type batch struct {
 func (b *batch) header(i int) nats.Header {
 	m := b.msgs[i]
 	h := make(nats.Header, 6)
-	h[HeaderMsgID] = []string{b.ids[i]}
+	h[HeaderMsgID] = b.ids[i : i+1 : i+1]
 	h[HeaderIndexRev] = b.indexRev
 	if len(m.Tags) > 0 {
 		// The messages of an API batch share their tags: encode them once.
