@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -249,6 +250,9 @@ func call[R any, PR interface {
 // the response code is not 0 it returns the body and an *Error.
 func (c *Client) Do(ctx context.Context, action string, params []Param) (json.RawMessage, error) {
 	raw, _, err := c.send(ctx, action, params)
+	if err == nil && !json.Valid(raw) {
+		return nil, fmt.Errorf("cmq %s: %w: invalid JSON", action, ErrMalformedResponse)
+	}
 	return raw, err
 }
 
@@ -273,7 +277,15 @@ func (c *Client) send(ctx context.Context, action string, actionParams []Param) 
 		Param{Key: "Timestamp", Value: strconv.FormatInt(c.cfg.now().Unix(), 10)},
 	)
 	ps = append(ps, actionParams...)
-	sig := Sign(c.cfg.signatureMethod, c.secretKey, StringToSign(c.cfg.method, c.host, c.path, ps))
+	// Sorted once, for the string to sign and for the form alike.
+	slices.SortStableFunc(ps, compareKeys)
+	buf := signBufs.Get().(*[]byte)
+	sts := AppendStringToSign((*buf)[:0], c.cfg.method, c.host, c.path, ps)
+	sig := SignBytes(c.cfg.signatureMethod, c.secretKey, sts)
+	if cap(sts) <= maxPooledSignBuf {
+		*buf = sts
+		signBufs.Put(buf)
+	}
 	form := encodeForm(ps, sig)
 
 	hc := c.cfg.httpClient
@@ -307,7 +319,7 @@ func (c *Client) send(ctx context.Context, action string, actionParams []Param) 
 		return nil, Meta{}, &TransportError{Action: action, Err: err}
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	raw, err := readBody(resp.Body, resp.ContentLength, maxResponse+1)
 	if err != nil {
 		return nil, Meta{}, &TransportError{Action: action, StatusCode: resp.StatusCode, Err: err}
 	}
@@ -317,39 +329,117 @@ func (c *Client) send(ctx context.Context, action string, actionParams []Param) 
 	if len(raw) > maxResponse {
 		return nil, Meta{}, fmt.Errorf("cmq %s: %w: body over %d bytes", action, ErrMalformedResponse, maxResponse)
 	}
-	var env envelope
-	if err := json.Unmarshal(raw, &env); err != nil {
-		return nil, Meta{}, fmt.Errorf("cmq %s: %w: %w", action, ErrMalformedResponse, err)
+	// The envelope is read without decoding the rest, which the caller
+	// decodes (and so validates) once; a body returned unread is validated
+	// here.
+	env, scanned := scanEnvelope(raw)
+	if !scanned {
+		env = envelope{}
+		if err := json.Unmarshal(raw, &env); err != nil {
+			return nil, Meta{}, fmt.Errorf("cmq %s: %w: %w", action, ErrMalformedResponse, err)
+		}
 	}
 	if env.Code == nil {
 		return nil, Meta{}, fmt.Errorf("cmq %s: %w: no code", action, ErrMalformedResponse)
 	}
 	meta := Meta{RequestID: jsonText(env.RequestID), ClientRequestID: jsonText(env.ClientRequestID)}
 	if *env.Code != 0 {
+		if scanned && !json.Valid(raw) {
+			return nil, Meta{}, fmt.Errorf("cmq %s: %w: invalid JSON", action, ErrMalformedResponse)
+		}
 		return raw, meta, newError(*env.Code, env.Message, meta.RequestID)
 	}
 	return raw, meta, nil
 }
 
-// encodeForm writes the parameters in signing order, values escaped as
+// readBody reads r up to limit bytes, in one allocation when size (the
+// Content-Length, -1 when unknown) is right.
+func readBody(r io.Reader, size, limit int64) ([]byte, error) {
+	if size < 0 || size >= limit {
+		size = 512
+	}
+	b := make([]byte, 0, size+1)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if int64(len(b)) >= limit {
+			return b[:limit], nil
+		}
+		if errors.Is(err, io.EOF) {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
+}
+
+// signBufs hold strings to sign between requests.
+var signBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// maxPooledSignBuf keeps the buffers of unusually big requests out of the pool.
+const maxPooledSignBuf = 256 << 10
+
+// encodeForm writes the parameters, sorted by key, values escaped as
 // url.QueryEscape does and keys as they are (as the SDKs do), then Signature.
-func encodeForm(ps []Param, signature string) string {
-	sorted := slices.Clone(ps)
-	slices.SortStableFunc(sorted, func(a, b Param) int { return strings.Compare(a.Key, b.Key) })
+func encodeForm(sorted []Param, signature string) string {
+	n := len("Signature=") + 3*len(signature)
+	for _, p := range sorted {
+		n += len(p.Key) + len(p.Value) + 2
+	}
 	var b strings.Builder
+	b.Grow(n)
 	for _, p := range sorted {
 		if p.Key == "Signature" {
 			continue
 		}
 		b.WriteString(p.Key)
 		b.WriteByte('=')
-		b.WriteString(url.QueryEscape(p.Value))
+		writeQueryEscaped(&b, p.Value)
 		b.WriteByte('&')
 	}
 	b.WriteString("Signature=")
-	b.WriteString(url.QueryEscape(signature))
+	writeQueryEscaped(&b, signature)
 	return b.String()
 }
+
+// writeQueryEscaped writes url.QueryEscape(s) without making it first.
+func writeQueryEscaped(b *strings.Builder, s string) {
+	start := 0
+	for i := range len(s) {
+		c := s[i]
+		if !escaped[c] {
+			continue
+		}
+		b.WriteString(s[start:i])
+		if c == ' ' {
+			b.WriteByte('+')
+		} else {
+			b.WriteByte('%')
+			b.WriteByte(upperHex[c>>4])
+			b.WriteByte(upperHex[c&0x0f])
+		}
+		start = i + 1
+	}
+	b.WriteString(s[start:])
+}
+
+const upperHex = "0123456789ABCDEF"
+
+// escaped says which bytes url.QueryEscape escapes: all but letters, digits
+// and "-_.~".
+var escaped = func() (t [256]bool) {
+	for c := range t {
+		t[c] = true
+	}
+	for _, c := range []byte("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~") {
+		t[c] = false
+	}
+	return t
+}()
 
 // pollTime is how long the server may hold a receive before answering.
 func pollTime(action string, ps []Param) time.Duration {

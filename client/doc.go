@@ -21,5 +21,6 @@
 // *TransportError.
 //
 // Param, StringToSign and Sign implement the request signature exactly as the
-// SDKs do, so that a server can verify with the same code.
+// SDKs do, so that a server can verify with the same code (AppendStringToSign
+// and SignBytes do the same into a buffer the caller keeps).
 package client

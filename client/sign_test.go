@@ -1,6 +1,8 @@
 package client_test
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -125,4 +127,19 @@ func TestSignMethodFallsBackToSHA1(t *testing.T) {
 		require.Equal(t, sha1, client.Sign(m, "k", "s"), m)
 	}
 	require.NotEqual(t, sha1, client.Sign(client.HmacSHA256, "k", "s"))
+}
+
+// AppendStringToSign and SignBytes are StringToSign and Sign for a signer
+// that keeps its buffer; the params' order never matters.
+func TestAppendStringToSign(t *testing.T) {
+	t.Parallel()
+	params := src1Params(client.HmacSHA1)
+	sorted := slices.Clone(params)
+	slices.SortStableFunc(sorted, func(a, b client.Param) int { return strings.Compare(a.Key, b.Key) })
+	for _, ps := range [][]client.Param{params, sorted} {
+		buf := client.AppendStringToSign([]byte("kept:"), "post", "127.0.0.1:8080", "/v2/index.php", ps)
+		require.Equal(t, "kept:"+src1, string(buf))
+		require.Equal(t, "sPg7RaV//lVJpQ/WukXabNokRco=", client.SignBytes(client.HmacSHA1, "testSecretKey", buf[len("kept:"):]))
+	}
+	require.Equal(t, "ignored", params[2].Value, "the caller's params are not reordered")
 }
