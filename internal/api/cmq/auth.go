@@ -82,23 +82,34 @@ func (v *verifier) verify(ctx context.Context, r *http.Request, f *Form) (accoun
 func (v *verifier) signatureMatches(r *http.Request, f *Form, secretKey, sig string) bool {
 	method, _ := f.Get("SignatureMethod")
 	params := make([]client.Param, 0, len(f.Params))
-	withoutAt := make([]client.Param, 0, len(f.Params))
+	at := false
 	for _, p := range f.Params {
 		if strings.TrimSpace(p.Key) == "Signature" {
 			continue
 		}
 		params = append(params, p)
-		if !strings.HasPrefix(p.Value, "@") {
-			withoutAt = append(withoutAt, p)
-		}
+		at = at || strings.HasPrefix(p.Value, "@")
 	}
 	sets := [][]client.Param{params}
-	if r.Method == http.MethodPost && len(withoutAt) != len(params) {
+	if r.Method == http.MethodPost && at {
+		withoutAt := make([]client.Param, 0, len(params))
+		for _, p := range params {
+			if !strings.HasPrefix(p.Value, "@") {
+				withoutAt = append(withoutAt, p)
+			}
+		}
 		sets = append(sets, withoutAt)
 	}
+	buf := signBufs.Get().(*[]byte)
+	defer func() {
+		if cap(*buf) <= maxPooledBody {
+			signBufs.Put(buf)
+		}
+	}()
 	for _, host := range hostForms(r) {
 		for _, ps := range sets {
-			want := client.Sign(method, secretKey, client.StringToSign(r.Method, host, r.URL.Path, ps))
+			*buf = client.AppendStringToSign((*buf)[:0], r.Method, host, r.URL.Path, ps)
+			want := client.SignBytes(method, secretKey, *buf)
 			if subtle.ConstantTimeCompare([]byte(want), []byte(sig)) == 1 {
 				return true
 			}
@@ -106,6 +117,9 @@ func (v *verifier) signatureMatches(r *http.Request, f *Form, secretKey, sig str
 	}
 	return false
 }
+
+// signBufs hold strings to sign between requests.
+var signBufs = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
 
 // hostForms is the Host header, then the same host with the scheme's default
 // port added or removed (Python's httplib signs "h:80" but sends "h").

@@ -1,11 +1,13 @@
 package cmq
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/herald-mq/herald/client"
 )
@@ -33,23 +35,72 @@ func (e *ErrDuplicateParam) Error() string {
 // body parsed as application/x-www-form-urlencoded whatever the Content-Type,
 // because the SDKs send none, */* or the right one.
 func ReadForm(r *http.Request) (*Form, error) {
-	f := &Form{byKey: map[string]int{}}
-	if err := f.parse(r.URL.RawQuery); err != nil {
-		return nil, err
-	}
+	var body string
 	if r.Method == http.MethodPost && r.Body != nil {
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBytes+1))
-		if err != nil {
-			return nil, fmt.Errorf("cannot read the request body: %w", err)
-		}
-		if len(body) > maxRequestBytes {
-			return nil, errTooLarge
-		}
-		if err := f.parse(string(body)); err != nil {
+		var err error
+		if body, err = readBody(r.Body); err != nil {
 			return nil, err
 		}
 	}
+	f := newForm(countPairs(r.URL.RawQuery) + countPairs(body))
+	if err := f.parse(r.URL.RawQuery); err != nil {
+		return nil, err
+	}
+	if err := f.parse(body); err != nil {
+		return nil, err
+	}
 	return f, nil
+}
+
+// readBody reads a request body of at most maxRequestBytes through a
+// buffer kept between requests, so that the body costs one allocation: the
+// string the parameters are cut from.
+func readBody(r io.Reader) (string, error) {
+	bp := bodyBufs.Get().(*[]byte)
+	b := (*bp)[:0]
+	defer func() {
+		if cap(b) <= maxPooledBody {
+			*bp = b[:0]
+			bodyBufs.Put(bp)
+		}
+	}()
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if len(b) > maxRequestBytes {
+			return "", errTooLarge
+		}
+		if errors.Is(err, io.EOF) {
+			return string(b), nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("cannot read the request body: %w", err)
+		}
+	}
+}
+
+var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+
+// maxPooledBody keeps the buffers of unusually big requests out of the pool.
+const maxPooledBody = 64 << 10
+
+// countPairs is at least the number of parameters in a form.
+func countPairs(s string) int {
+	if s == "" {
+		return 0
+	}
+	return strings.Count(s, "&") + 1
+}
+
+func newForm(n int) *Form {
+	f := &Form{byKey: make(map[string]int, n)}
+	if n > 0 {
+		f.Params = make([]client.Param, 0, n)
+	}
+	return f
 }
 
 var errTooLarge = fmt.Errorf("request size is more than 1MB")
@@ -57,7 +108,7 @@ var errTooLarge = fmt.Errorf("request size is more than 1MB")
 // ParseForm parses one URL-encoded form (exported for the fuzz test and the
 // benchmark).
 func ParseForm(s string) (*Form, error) {
-	f := &Form{byKey: map[string]int{}}
+	f := newForm(countPairs(s))
 	return f, f.parse(s)
 }
 

@@ -48,41 +48,50 @@ func (p Params) RequiredInt(name string, lo, hi int64) (int64, error) {
 // the first index is 0 or 1 and the rest follow without gaps. More than max
 // values is tooMany (when nil, the common batch-size error).
 func (p Params) List(name string, max int, tooMany *Error) ([]string, error) {
-	prefix := name + "."
-	var idx []int
-	byIdx := map[int]string{}
+	type indexed struct {
+		n     int
+		value string
+	}
+	var found []indexed
+	hasZero := false
 	for _, kv := range p.f.Params {
 		k := strings.TrimSpace(kv.Key)
-		if !strings.HasPrefix(k, prefix) {
+		if len(k) <= len(name) || k[len(name)] != '.' || k[:len(name)] != name {
 			continue
 		}
-		n, err := strconv.Atoi(k[len(prefix):])
-		if err != nil || n < 0 || k[len(prefix):] != strconv.Itoa(n) {
+		digits := k[len(name)+1:]
+		n, err := strconv.Atoi(digits)
+		if err != nil || n < 0 || digits != strconv.Itoa(n) {
 			return nil, errf(4000, 10310, "parameter %s key format error", k)
 		}
-		idx = append(idx, n)
-		byIdx[n] = kv.Value
+		if found == nil {
+			found = make([]indexed, 0, max+1)
+		}
+		found = append(found, indexed{n, kv.Value})
+		hasZero = hasZero || n == 0
 	}
-	if len(idx) == 0 {
+	if len(found) == 0 {
 		return nil, nil
 	}
-	if len(idx) > max {
+	if len(found) > max {
 		if tooMany != nil {
 			return nil, tooMany
 		}
 		return nil, errBatchSize(name)
 	}
 	first := 1
-	if _, ok := byIdx[0]; ok {
+	if hasZero {
 		first = 0
 	}
-	out := make([]string, len(idx))
-	for i := range out {
-		v, ok := byIdx[first+i]
-		if !ok {
+	// The form has no repeated keys, so the indexes are distinct: they run
+	// from first without gaps exactly when each falls in that range.
+	out := make([]string, len(found))
+	for _, f := range found {
+		i := f.n - first
+		if i < 0 || i >= len(out) {
 			return nil, errConsequent(name)
 		}
-		out[i] = v
+		out[i] = f.value
 	}
 	return out, nil
 }

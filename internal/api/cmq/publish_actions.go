@@ -106,6 +106,27 @@ func msgList(ids []string) msgListResponse {
 	return msgListResponse{items}
 }
 
+func (m msgIDItem) appendFields(b []byte) []byte {
+	b = append(b, `"msgId":`...)
+	return appendJSONString(b, m.MsgID)
+}
+
+func (r msgListResponse) appendFields(b []byte) []byte {
+	if r.MsgList == nil {
+		return append(b, `"msgList":null`...)
+	}
+	b = append(b, `"msgList":[`...)
+	for i, m := range r.MsgList {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		b = m.appendFields(b)
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
 // publishCommon reads the topic, msgTag.n and routingKey of a publish.
 func (s *Server) publishCommon(ctx context.Context, req *Request) (topic.Topic, []string, string, error) {
 	name, err := topicName(req.Params)

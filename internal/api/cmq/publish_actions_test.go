@@ -1,11 +1,14 @@
 package cmq_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/herald-mq/herald/internal/topic"
 )
 
 func TestPublishRules(t *testing.T) {
@@ -75,4 +78,55 @@ func TestBatchPublishRules(t *testing.T) {
 	}
 	a.fails(4470, 10300, "BatchPublishMessage", big...)
 	require.Equal(t, float64(16), a.ok("GetTopicAttributes", "topicName", "t")["msgCount"])
+}
+
+// TestBatchPublishIndexes: msgBody.n are stored in the order of n, whatever
+// their order in the form, from 0 or from 1; malformed indexes are refused.
+func TestBatchPublishIndexes(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	a.ok("CreateTopic", "topicName", "t")
+	a.ok("Subscribe", "topicName", "t", "subscriptionName", "s", "protocol", "http", "endpoint", "http://e.com")
+	// The form is sorted by key: msgBody.1, msgBody.10, msgBody.11, msgBody.2, …
+	kv := []string{"topicName", "t"}
+	for i := 1; i <= 12; i++ {
+		kv = append(kv, fmt.Sprintf("msgBody.%d", i), fmt.Sprintf("b%d", i))
+	}
+	out := a.ok("BatchPublishMessage", kv...)
+	fromZero := a.ok("BatchPublishMessage", "topicName", "t", "msgBody.1", "z1", "msgBody.0", "z0")
+	var ids []string
+	for _, o := range []map[string]any{out, fromZero} {
+		for _, it := range o["msgList"].([]any) {
+			ids = append(ids, it.(map[string]any)["msgId"].(string))
+		}
+	}
+	ctx := context.Background()
+	s, err := a.eng.JS.Stream(ctx, topic.MessageStream)
+	require.NoError(t, err)
+	for i, id := range ids {
+		m, err := s.GetMsg(ctx, uint64(i+1))
+		require.NoError(t, err)
+		want := fmt.Sprintf("b%d", i+1)
+		if i >= 12 {
+			want = fmt.Sprintf("z%d", i-12)
+		}
+		require.Equal(t, want, string(m.Data))
+		require.Equal(t, id, m.Header.Get(topic.HeaderMsgID))
+	}
+
+	for _, tc := range []struct {
+		name         string
+		kv           []string
+		code, module int
+	}{
+		{"leading zero", []string{"msgBody.01", "a"}, 4000, 10310},
+		{"not a number", []string{"msgBody.x", "a"}, 4000, 10310},
+		{"negative", []string{"msgBody.-1", "a"}, 4000, 10310},
+		{"gap after zero", []string{"msgBody.0", "a", "msgBody.2", "b"}, 4000, 10380},
+		{"starts at two", []string{"msgBody.2", "a", "msgBody.3", "b"}, 4000, 10380},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a.fails(tc.code, tc.module, "BatchPublishMessage", append([]string{"topicName", "t"}, tc.kv...)...)
+		})
+	}
 }

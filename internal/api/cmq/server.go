@@ -1,7 +1,6 @@
 package cmq
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -11,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/herald-mq/herald/internal/account"
@@ -150,39 +150,66 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // writeEnvelope writes {"code","message","requestId"[,"clientRequestId"]}
 // followed by the fields of resp.
 func writeEnvelope(w http.ResponseWriter, code int, message, requestID string, form *Form, resp any) {
-	var b bytes.Buffer
-	b.WriteString(`{"code":`)
-	b.WriteString(strconv.Itoa(code))
-	b.WriteString(`,"message":`)
-	writeJSONString(&b, message)
-	b.WriteString(`,"requestId":`)
-	writeJSONString(&b, requestID)
+	bp := envelopeBufs.Get().(*[]byte)
+	b := (*bp)[:0]
+	b = append(b, `{"code":`...)
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, `,"message":`...)
+	b = appendJSONString(b, message)
+	b = append(b, `,"requestId":`...)
+	b = appendJSONString(b, requestID)
 	if form != nil {
 		if id, ok := form.Get("clientRequestId"); ok {
-			b.WriteString(`,"clientRequestId":`)
+			b = append(b, `,"clientRequestId":`...)
 			if n, err := strconv.ParseUint(id, 10, 64); err == nil {
-				b.WriteString(strconv.FormatUint(n, 10))
+				b = strconv.AppendUint(b, n, 10)
 			} else {
-				writeJSONString(&b, id)
+				b = appendJSONString(b, id)
 			}
 		}
 	}
-	if resp != nil {
+	switch r := resp.(type) {
+	case nil:
+	case fieldsAppender:
+		b = append(b, ',')
+		b = r.appendFields(b)
+	default:
 		fields, err := json.Marshal(resp)
 		if err == nil && len(fields) > 2 && fields[0] == '{' {
-			b.WriteByte(',')
-			b.Write(fields[1 : len(fields)-1])
+			b = append(b, ',')
+			b = append(b, fields[1:len(fields)-1]...)
 		}
 	}
-	b.WriteByte('}')
+	b = append(b, '}')
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(b.Len()))
+	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b.Bytes())
+	_, _ = w.Write(b)
+	if cap(b) <= maxPooledBody {
+		*bp = b
+		envelopeBufs.Put(bp)
+	}
 }
 
-func writeJSONString(b *bytes.Buffer, s string) {
-	enc, _ := json.Marshal(s)
-	b.Write(enc)
+var envelopeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// fieldsAppender is a response that writes its JSON fields itself (no
+// braces, at least one field), byte for byte as encoding/json would, to
+// spare the reflection on the publish path.
+type fieldsAppender interface {
+	appendFields(b []byte) []byte
+}
+
+// appendJSONString appends s as encoding/json writes a string.
+func appendJSONString(b []byte, s string) []byte {
+	for i := range len(s) {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			enc, _ := json.Marshal(s)
+			return append(b, enc...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
