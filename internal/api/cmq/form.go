@@ -120,11 +120,11 @@ func (f *Form) parse(s string) error {
 			continue
 		}
 		rawKey, rawValue, _ := strings.Cut(pair, "=")
-		key, err := url.QueryUnescape(rawKey)
+		key, err := unescape(rawKey)
 		if err != nil {
 			return fmt.Errorf("cannot parse parameter name %q", rawKey)
 		}
-		value, err := url.QueryUnescape(rawValue)
+		value, err := unescape(rawValue)
 		if err != nil {
 			return fmt.Errorf("cannot parse the value of %s", key)
 		}
@@ -139,6 +139,15 @@ func (f *Form) parse(s string) error {
 		f.Params = append(f.Params, client.Param{Key: key, Value: value})
 	}
 	return nil
+}
+
+// unescape is url.QueryUnescape, which returns s itself when it holds
+// neither "%" nor "+": found here faster, for bodies of kilobytes.
+func unescape(s string) (string, error) {
+	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
+		return s, nil
+	}
+	return url.QueryUnescape(s)
 }
 
 // Get returns the value of the parameter named key (surrounding spaces in the
