@@ -236,10 +236,10 @@ type batch struct {
 	tagsJSON []string
 }
 
-// header is message i's headers.
-func (b *batch) header(i int) nats.Header {
+// setHeader sets h to message i's headers. PublishMsg encodes a message's
+// headers before it returns, so one map serves a whole batch.
+func (b *batch) setHeader(h nats.Header, i int) {
 	m := b.msgs[i]
-	h := make(nats.Header, 6)
 	h[HeaderMsgID] = b.ids[i : i+1 : i+1]
 	h[HeaderIndexRev] = b.indexRev
 	if len(m.Tags) > 0 {
@@ -249,18 +249,23 @@ func (b *batch) header(i int) nats.Header {
 			b.tags, b.tagsJSON = m.Tags, []string{string(enc)}
 		}
 		h[HeaderTags] = b.tagsJSON
+	} else {
+		delete(h, HeaderTags)
 	}
 	if m.RoutingKey != "" {
 		h[HeaderRoutingKey] = []string{m.RoutingKey}
+	} else {
+		delete(h, HeaderRoutingKey)
 	}
-	return h
 }
 
 // publishEach publishes every message with its own acknowledgement.
 func (p *Publisher) publishEach(ctx context.Context, b *batch) error {
 	c := p.acks.start(len(b.msgs), len(b.msgs), true)
+	m := &nats.Msg{Subject: b.subject, Header: make(nats.Header, 4)}
 	for i := range b.msgs {
-		m := &nats.Msg{Subject: b.subject, Reply: c.replyTo(i), Data: b.msgs[i].Body, Header: b.header(i)}
+		b.setHeader(m.Header, i)
+		m.Reply, m.Data = c.replyTo(i), b.msgs[i].Body
 		if err := p.nc.PublishMsg(m); err != nil {
 			p.acks.forget(c)
 			return fmt.Errorf("topic: publish: %w", err)
@@ -315,17 +320,17 @@ func (p *Publisher) publishAtomic(ctx context.Context, b *batch) error {
 func (p *Publisher) publishBatch(ctx context.Context, b *batch, id string) error {
 	n := len(b.msgs)
 	c := p.acks.start(n, 2, false)
-	ids := []string{id}
+	m := &nats.Msg{Subject: b.subject, Header: make(nats.Header, 7)}
+	m.Header[natsBatchID] = []string{id}
 	for i := range b.msgs {
-		h := b.header(i)
-		h[natsBatchID] = ids
-		h[natsBatchSeq] = []string{strconv.Itoa(i + 1)}
-		m := &nats.Msg{Subject: b.subject, Data: b.msgs[i].Body, Header: h}
+		b.setHeader(m.Header, i)
+		m.Header[natsBatchSeq] = []string{strconv.Itoa(i + 1)}
+		m.Data, m.Reply = b.msgs[i].Body, ""
 		switch i {
 		case 0:
 			m.Reply = c.replyTo(i)
 		case n - 1:
-			h[natsBatchCommit] = []string{"1"}
+			m.Header[natsBatchCommit] = []string{"1"}
 			m.Reply = c.replyTo(i)
 		}
 		if err := p.nc.PublishMsg(m); err != nil {

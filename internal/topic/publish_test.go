@@ -107,6 +107,8 @@ func TestPublishStoresInOrder(t *testing.T) {
 			require.Equal(t, tc.atomic, r.pub.Atomic())
 			msgs := batch(16, "a", "b")
 			msgs[5].RoutingKey = "x.y"
+			msgs[6].Tags = []string{"c"}
+			msgs[7].Tags = nil
 			ids, err := r.pub.Publish(context.Background(), r.topic, msgs)
 			require.NoError(t, err)
 			require.Len(t, ids, 16)
@@ -124,7 +126,14 @@ func TestPublishStoresInOrder(t *testing.T) {
 				require.Equal(t, topic.Subject(testApp, "t"), m.Subject)
 				require.Equal(t, "m"+strconv.Itoa(i+1), string(m.Data))
 				require.Equal(t, ids[i], m.Header.Get(topic.HeaderMsgID), "message %d", i)
-				require.Equal(t, []string{"a", "b"}, topic.DecodeTags(m.Header))
+				wantTags := []string{"a", "b"}
+				switch i {
+				case 6:
+					wantTags = []string{"c"}
+				case 7:
+					wantTags = nil
+				}
+				require.Equal(t, wantTags, topic.DecodeTags(m.Header), "message %d", i)
 				tr, sr := topic.DecodeIndexRev(m.Header)
 				require.Equal(t, [2]uint64{topicRev, subRev}, [2]uint64{tr, sr})
 				wantKey := ""
