@@ -92,7 +92,7 @@ const (
 	// memory and commits it as one proposal, which is cheaper than a proposal
 	// per message. A single-replica file stream stages each batch in a file
 	// store of its own (directories, files, an fsync), which made publishing
-	// 30 to 100 times slower in herald's measurements, so there each message
+	// 30 to 60 times slower in herald's measurements, so there each message
 	// is published and acknowledged on its own.
 	AtomicReplicated AtomicMode = iota
 	// AtomicAlways uses atomic batches whatever the stream's replicas.
