@@ -27,7 +27,8 @@ type Server struct {
 	log     *slog.Logger
 	tls     *tls.Config // nil without tls_cert
 	broker  *broker
-	kv      KVFunc // nil: state in memory only
+	kv      KVFunc     // nil: state in memory only
+	stream  StreamFunc // nil: the store lists keys through key watches
 	gateway *Gateway
 	handler http.Handler // the gateway with its metrics
 	metrics *metrics
@@ -47,7 +48,8 @@ type Server struct {
 type Option func(*options)
 
 type options struct {
-	kv KVFunc
+	kv     KVFunc
+	stream StreamFunc
 }
 
 // WithStore keeps the broker's durable state (persistent sessions, their
@@ -56,6 +58,16 @@ type options struct {
 // restarts and crashes. Without it the broker keeps everything in memory.
 func WithStore(kv KVFunc) Option {
 	return func(o *options) { o.kv = kv }
+}
+
+// WithStoreStream lets the store read and clear the bucket through its
+// stream, looked up with stream when the server starts: it then loads
+// every stored key and purges an ended session's keys reliably. Without
+// it, the store lists keys through the bucket's key watches, which can
+// miss a key that is rewritten meanwhile; every caller of WithStore
+// should pass it.
+func WithStoreStream(stream StreamFunc) Option {
+	return func(o *options) { o.stream = stream }
 }
 
 // New checks cfg (after WithDefaults), loads the TLS files and builds the
@@ -100,6 +112,7 @@ func New(cfg Config, logger *slog.Logger, clk clock.Clock, opts ...Option) (*Ser
 		tls:     tc,
 		broker:  b,
 		kv:      o.kv,
+		stream:  o.stream,
 		gateway: g,
 		handler: m.instrument(g),
 		metrics: m,
@@ -149,7 +162,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	if s.broker.store != nil {
 		// Before Serve, which loads what this reads.
-		if err := s.broker.store.open(ctx, s.kv); err != nil {
+		if err := s.broker.store.open(ctx, s.kv, s.stream); err != nil {
 			if ln != nil {
 				_ = ln.Close()
 			}

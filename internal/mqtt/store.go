@@ -30,6 +30,10 @@ const Bucket = "herald_mqtt"
 // revisions of each key. (*engine.Engine).KV is one.
 type KVFunc func(ctx context.Context, bucket string, history uint8) (jetstream.KeyValue, error)
 
+// StreamFunc looks up a JetStream stream by name, here the stream that holds
+// Bucket. (jetstream.JetStream).Stream is one.
+type StreamFunc func(ctx context.Context, name string) (jetstream.Stream, error)
+
 // The keys, one prefix per kind. Client ids, filters and topics are key
 // tokens (keyToken), so that any of them fits JetStream's key alphabet.
 const (
@@ -59,7 +63,9 @@ const storeTimeout = 10 * time.Second
 type storeHook struct {
 	mochi.HookBase
 	srv *mochi.Server
-	kv  jetstream.KeyValue // set by open, before the broker serves
+	// Set by open, before the broker serves.
+	kv     jetstream.KeyValue
+	bucket bucketReader
 
 	// failures counts failed writes; the gateway compares it before and after
 	// a publish, so that it never answers 200 for a message it did not store.
@@ -112,32 +118,31 @@ var storeHookEvents = []byte{
 }
 
 // open opens the bucket and reads everything in it, for the Stored* methods
-// that mochi calls when it starts serving.
-func (h *storeHook) open(ctx context.Context, kvf KVFunc) error {
+// that mochi calls when it starts serving. With a nil stream it falls back
+// to the bucket's key watches (watchBucket).
+func (h *storeHook) open(ctx context.Context, kvf KVFunc, stream StreamFunc) error {
 	kv, err := kvf(ctx, Bucket, 1)
 	if err != nil {
 		return fmt.Errorf("mqtt: open store: %w", err)
 	}
-	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	var b bucketReader = watchBucket{kv}
+	if stream != nil {
+		s, err := stream(ctx, bucketStream)
+		if err != nil {
+			return fmt.Errorf("mqtt: open store: %w", err)
+		}
+		b = &streamBucket{s}
+	}
+	entries, err := b.entries(ctx)
 	if err != nil {
 		return fmt.Errorf("mqtt: read store: %w", err)
 	}
-	defer func() { _ = w.Stop() }()
-	for {
-		var e jetstream.KeyValueEntry
-		select {
-		case e = <-w.Updates():
-		case <-ctx.Done():
-			return fmt.Errorf("mqtt: read store: %w", ctx.Err())
-		}
-		if e == nil { // every current value has been sent
-			break
-		}
-		if err := h.load(e.Key(), e.Value()); err != nil {
-			h.Log.Warn("mqtt store: skipping unreadable key", "key", e.Key(), "error", err)
+	for _, e := range entries {
+		if err := h.load(e.key, e.value); err != nil {
+			h.Log.Warn("mqtt store: skipping unreadable key", "key", e.key, "error", err)
 		}
 	}
-	h.kv = kv
+	h.kv, h.bucket = kv, b
 	return nil
 }
 
@@ -493,18 +498,11 @@ func (h *storeHook) purge(clientID string) {
 	tok := keyToken(clientID)
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
-	l, err := h.kv.ListKeysFiltered(ctx, prefixSub+"."+tok+".>", prefixInflight+"."+tok+".>")
-	if err != nil {
-		h.failed("list", clientID, err)
-		return
+	if err := h.bucket.purge(ctx, prefixSub+"."+tok+".>", prefixInflight+"."+tok+".>"); err != nil {
+		h.failed("purge", clientID, err)
+		return // keep the session record: its keys may still be there
 	}
-	var keys []string
-	for k := range l.Keys() {
-		keys = append(keys, k)
-	}
-	for _, k := range append(keys, prefixClient+"."+tok) {
-		h.del(k)
-	}
+	h.del(prefixClient + "." + tok)
 }
 
 func (h *storeHook) known(clientID string) bool {
