@@ -46,10 +46,10 @@
 // CONNACK, and an MQTT publisher's PUBACK or PUBREC (which mochi sends
 // before routing the message, so the message is first written as pending
 // and replayed at start if a crash came in between). A kill -9 loses nothing
-// acknowledged; delivery is at least once. With WithStoreStream as well,
-// the store reads the bucket's stream directly when it starts and purges an
-// ended session's keys from it (bucket.go), instead of listing keys through
-// key watches, which can miss one. Without a store, everything is in memory.
+// acknowledged; delivery is at least once. The store reads the bucket's
+// stream directly when it starts and purges an ended session's keys from it
+// (bucket.go), instead of listing keys through key watches, which can miss
+// one. Without a store, everything is in memory.
 //
 // # Settings that drop or expire messages
 //

@@ -55,19 +55,11 @@ type options struct {
 // WithStore keeps the broker's durable state (persistent sessions, their
 // subscriptions and inflight messages, retained messages) in the engine
 // bucket Bucket, opened with kv when the server starts, so that it survives
-// restarts and crashes. Without it the broker keeps everything in memory.
-func WithStore(kv KVFunc) Option {
-	return func(o *options) { o.kv = kv }
-}
-
-// WithStoreStream lets the store read and clear the bucket through its
-// stream, looked up with stream when the server starts: it then loads
-// every stored key and purges an ended session's keys reliably. Without
-// it, the store lists keys through the bucket's key watches, which can
-// miss a key that is rewritten meanwhile; every caller of WithStore
-// should pass it.
-func WithStoreStream(stream StreamFunc) Option {
-	return func(o *options) { o.stream = stream }
+// restarts and crashes; the bucket's stream, looked up with stream, is read
+// to load every stored key and to purge an ended session's keys. Without it
+// the broker keeps everything in memory.
+func WithStore(kv KVFunc, stream StreamFunc) Option {
+	return func(o *options) { o.kv, o.stream = kv, stream }
 }
 
 // New checks cfg (after WithDefaults), loads the TLS files and builds the

@@ -118,21 +118,20 @@ var storeHookEvents = []byte{
 }
 
 // open opens the bucket and reads everything in it, for the Stored* methods
-// that mochi calls when it starts serving. With a nil stream it falls back
-// to the bucket's key watches (watchBucket).
+// that mochi calls when it starts serving.
 func (h *storeHook) open(ctx context.Context, kvf KVFunc, stream StreamFunc) error {
 	kv, err := kvf(ctx, Bucket, 1)
 	if err != nil {
 		return fmt.Errorf("mqtt: open store: %w", err)
 	}
-	var b bucketReader = watchBucket{kv}
-	if stream != nil {
-		s, err := stream(ctx, bucketStream)
-		if err != nil {
-			return fmt.Errorf("mqtt: open store: %w", err)
-		}
-		b = &streamBucket{s}
+	if stream == nil {
+		return errors.New("mqtt: open store: no stream lookup")
 	}
+	s, err := stream(ctx, bucketStream)
+	if err != nil {
+		return fmt.Errorf("mqtt: open store: %w", err)
+	}
+	b := &streamBucket{s}
 	entries, err := b.entries(ctx)
 	if err != nil {
 		return fmt.Errorf("mqtt: read store: %w", err)

@@ -23,7 +23,7 @@ import (
 // startStored starts a server for root that keeps its state in eng.
 func startStored(t *testing.T, eng *engine.Engine) *Server {
 	t.Helper()
-	s, err := New(Config{Addr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Users: []User{root}}, discard(), nil, WithStore(eng.KV), WithStoreStream(eng.JS.Stream))
+	s, err := New(Config{Addr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Users: []User{root}}, discard(), nil, WithStore(eng.KV, eng.JS.Stream))
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	t.Cleanup(func() { stopServer(t, s) })

@@ -147,7 +147,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		return err
 	}
 
-	broker, err := newMQTT(cfg, clk, log, eng.KV)
+	broker, err := newMQTT(cfg, clk, log, eng.KV, eng.JS.Stream)
 	if err != nil {
 		return err
 	}
