@@ -208,13 +208,24 @@ func (e *Engine) Stream(ctx context.Context, cfg jetstream.StreamConfig) (jetstr
 
 // KV opens (creating if needed) a key-value bucket keeping history revisions
 // of each key.
+//
+// Buckets allow per-key TTLs (AllowMsgTTL, turned on by LimitMarkerTTL), so
+// that a key removed with jetstream.PurgeTTL leaves a marker that expires
+// instead of one that stays for ever; external servers before 2.11 get
+// buckets without.
 func (e *Engine) KV(ctx context.Context, bucket string, history uint8) (jetstream.KeyValue, error) {
-	kv, err := e.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:   bucket,
-		History:  cmp.Or(history, 1),
-		Storage:  jetstream.FileStorage,
-		Replicas: e.replicas,
-	})
+	cfg := jetstream.KeyValueConfig{
+		Bucket:         bucket,
+		History:        cmp.Or(history, 1),
+		Storage:        jetstream.FileStorage,
+		Replicas:       e.replicas,
+		LimitMarkerTTL: time.Minute,
+	}
+	kv, err := e.JS.CreateOrUpdateKeyValue(ctx, cfg)
+	if errors.Is(err, jetstream.ErrLimitMarkerTTLNotSupported) { // an external server before 2.11
+		cfg.LimitMarkerTTL = 0
+		kv, err = e.JS.CreateOrUpdateKeyValue(ctx, cfg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("engine: bucket %s: %w", bucket, err)
 	}

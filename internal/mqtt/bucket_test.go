@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mochi-mqtt/server/v2/hooks/storage"
 	mpackets "github.com/mochi-mqtt/server/v2/packets"
@@ -303,4 +304,34 @@ func BenchmarkStoreOpen(b *testing.B) {
 		h := openHook(b, eng)
 		require.Len(b, h.clients, 10_000)
 	}
+}
+
+// A bucket made before buckets allowed per-key TTLs is updated when the
+// store opens it, and a deleted key then leaves nothing behind once its
+// marker expires: markers do not pile up, one per client and packet id.
+func TestStoreDeletesLeaveNoMarker(t *testing.T) {
+	t.Parallel()
+	eng := enginetest.New(t)
+	ctx := t.Context()
+	_, err := eng.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: Bucket, Storage: jetstream.FileStorage})
+	require.NoError(t, err)
+	h := openHook(t, eng)
+	require.Equal(t, markerTTL, h.markerTTL, "the old bucket now allows per-key TTLs")
+	h.markerTTL = time.Second
+
+	keys := []string{"i.old.1", "i.old.2", "p.old.3"}
+	for _, k := range keys {
+		_, err := h.kv.Put(ctx, k, []byte("v"))
+		require.NoError(t, err)
+		h.del(k)
+		_, err = h.kv.Get(ctx, k)
+		require.ErrorIs(t, err, jetstream.ErrKeyNotFound)
+	}
+	require.Zero(t, h.failures.Load())
+	stream, err := eng.JS.Stream(ctx, bucketStream)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		info, err := stream.Info(ctx)
+		return err == nil && info.State.Msgs == 0
+	}, 20*time.Second, 100*time.Millisecond, "the markers expire")
 }

@@ -66,6 +66,9 @@ type storeHook struct {
 	// Set by open, before the broker serves.
 	kv     jetstream.KeyValue
 	bucket bucketReader
+	// markerTTL is how long a deleted key's marker stays, when the bucket
+	// allows per-key TTLs; 0: it stays (a plain delete).
+	markerTTL time.Duration
 
 	// failures counts failed writes; the gateway compares it before and after
 	// a publish, so that it never answers 200 for a message it did not store.
@@ -142,6 +145,9 @@ func (h *storeHook) open(ctx context.Context, kvf KVFunc, stream StreamFunc) err
 		}
 	}
 	h.kv, h.bucket = kv, b
+	if s.CachedInfo().Config.AllowMsgTTL {
+		h.markerTTL = markerTTL
+	}
 	return nil
 }
 
@@ -534,10 +540,21 @@ func (h *storeHook) put(key string, v encoding.BinaryMarshaler) bool {
 func (h *storeHook) del(key string) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
-	if err := h.kv.Delete(ctx, key); err != nil {
+	var err error
+	if h.markerTTL > 0 {
+		// A plain delete would leave a marker per key for ever (one per
+		// client and packet id ever used); this one expires.
+		err = h.kv.Purge(ctx, key, jetstream.PurgeTTL(h.markerTTL))
+	} else {
+		err = h.kv.Delete(ctx, key)
+	}
+	if err != nil {
 		h.failed("delete", key, err)
 	}
 }
+
+// markerTTL is how long a deleted key's marker stays in the bucket.
+const markerTTL = 10 * time.Second
 
 func (h *storeHook) failed(op, key string, err error) {
 	h.failures.Add(1)
