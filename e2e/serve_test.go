@@ -178,6 +178,31 @@ func TestPushMetrics(t *testing.T) {
 	}, 10*time.Second, 50*time.Millisecond)
 }
 
+// A failing endpoint's messages wait for their retries: msgCount in
+// GetSubscriptionAttributes counts them.
+func TestMsgCountIsTheRetryBacklog(t *testing.T) {
+	t.Parallel()
+	recv := newReceiver(t)
+	recv.Failing.Store(true)
+	n := start(t, t.TempDir(), nil, "--retry-interval-scale", "1") // retries 19-29 s away
+	ctx := context.Background()
+	_, err := n.Client.CreateTopic(ctx, client.CreateTopicRequest{TopicName: "b"})
+	require.NoError(t, err)
+	_, err = n.Client.Subscribe(ctx, client.SubscribeRequest{TopicName: "b", SubscriptionName: "s", Protocol: "http",
+		Endpoint: recv.URL, NotifyStrategy: "BACKOFF_RETRY"})
+	require.NoError(t, err)
+	for _, body := range []string{"one", "two"} {
+		_, err := n.Client.PublishMessage(ctx, client.PublishMessageRequest{TopicName: "b", MsgBody: body})
+		require.NoError(t, err)
+	}
+	msgCount := func() int64 {
+		attrs, err := n.Client.GetSubscriptionAttributes(ctx, client.GetSubscriptionAttributesRequest{TopicName: "b", SubscriptionName: "s"})
+		require.NoError(t, err)
+		return attrs.MsgCount
+	}
+	require.Eventually(t, func() bool { return msgCount() == 2 }, 10*time.Second, 50*time.Millisecond)
+}
+
 // SIGTERM with a push hanging: herald cuts it short within the contract's
 // 10 s, exits 0, and the message, handed back to the engine, is delivered
 // after a restart.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,7 +27,7 @@ const (
 	retryConsumer    = "herald-retry"
 	headerSchedule   = "Nats-Schedule"
 	headerSchedTgt   = "Nats-Schedule-Target"
-	retryTargetAppID = retryPrefix + "due"
+	retryTargetAppID = retryPrefix + "due" // records scheduled before targets named the subscription
 )
 
 // ErrHandBack is the outcome error of an attempt that was not made because
@@ -90,6 +91,7 @@ type Service struct {
 	deps     Deps
 	sched    scheduler
 	messages jetstream.Stream
+	retries  jetstream.Stream
 	fanout   jetstream.Consumer
 	retry    jetstream.Consumer
 
@@ -148,7 +150,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		return nil, err
 	}
 	return &Service{
-		cfg: cfg, deps: deps, messages: messages, fanout: fanout, retry: retry,
+		cfg: cfg, deps: deps, messages: messages, retries: retries, fanout: fanout, retry: retry,
 		sched:   jsScheduler{js: deps.JS},
 		stop:    make(chan struct{}),
 		groups:  map[*group]struct{}{},
@@ -535,9 +537,40 @@ func (j jsScheduler) schedule(ctx context.Context, at time.Time, rec record) err
 	if err != nil {
 		return err
 	}
-	m := &nats.Msg{Subject: schedulePrefix + nats.NewInbox()[len(nats.InboxPrefix):], Data: b, Header: nats.Header{}}
+	// Both subjects name the subscription, so that Waiting can count its
+	// records; a schedule's own subject must be unique.
+	unique := nats.NewInbox()[len(nats.InboxPrefix):]
+	m := &nats.Msg{Subject: schedulePrefix + rec.SubID + "." + unique, Data: b, Header: nats.Header{}}
 	m.Header.Set(headerSchedule, "@at "+at.UTC().Format(time.RFC3339Nano))
-	m.Header.Set(headerSchedTgt, retryTargetAppID)
+	m.Header.Set(headerSchedTgt, retryPrefix+rec.SubID+".due")
+	if !subjectToken(rec.SubID) {
+		m.Subject = schedulePrefix + unique
+		m.Header.Set(headerSchedTgt, retryTargetAppID)
+	}
 	_, err = j.js.PublishMsg(ctx, m)
 	return err
+}
+
+// Waiting is how many of a subscription's messages wait in the retry stream
+// for their next attempt (scheduled, or due and not yet taken): the
+// subscription's msgCount. Messages still on their first attempt are not
+// counted.
+func (s *Service) Waiting(ctx context.Context, subID string) (int64, error) {
+	if !subjectToken(subID) {
+		return 0, nil
+	}
+	info, err := s.retries.Info(ctx, jetstream.WithSubjectFilter("herald.*."+subID+".>"))
+	if err != nil {
+		return 0, fmt.Errorf("delivery: count retries: %w", err)
+	}
+	var n uint64
+	for _, c := range info.State.Subjects {
+		n += c
+	}
+	return int64(n), nil
+}
+
+// subjectToken reports whether id can be one token of a subject.
+func subjectToken(id string) bool {
+	return id != "" && !strings.ContainsAny(id, ". *>\t\r\n")
 }

@@ -325,6 +325,42 @@ func TestBackoffGivesUpAfterThreeRetries(t *testing.T) {
 	r.waitAcked(RetryStream, retryConsumer)
 }
 
+// Waiting counts the messages a subscription's retries hold: the
+// subscription's msgCount.
+func TestWaitingCountsRetries(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 1, func(a Attempt) (Outcome, bool) {
+		if a.Sub.Name == "down" {
+			return Outcome{Status: 503}, true
+		}
+		return Outcome{Delivered: true, Status: 200}, true
+	})
+	tp := r.topic("t", topic.FilterTag,
+		topic.Subscription{Name: "down", Endpoint: "http://down", NotifyStrategy: topic.BackoffRetry},
+		topic.Subscription{Name: "up", Endpoint: "http://up"})
+	_, err := r.pub.Publish(context.Background(), tp, []topic.Message{{Body: []byte("a")}, {Body: []byte("b")}, {Body: []byte("c")}})
+	require.NoError(t, err)
+	for range 3 {
+		recv(t, r.sched.at) // each of down's first attempts failed: a retry 29 s away
+	}
+	ctx := t.Context()
+	subs := r.store.Subscriptions(1, "t")
+	ids := map[string]string{}
+	for _, s := range subs {
+		ids[s.Name] = s.ID
+	}
+	require.Eventually(t, func() bool {
+		n, err := r.svc.Waiting(ctx, ids["down"])
+		return err == nil && n == 3
+	}, 10*time.Second, 20*time.Millisecond)
+	n, err := r.svc.Waiting(ctx, ids["up"])
+	require.NoError(t, err)
+	require.Zero(t, n)
+	n, err = r.svc.Waiting(ctx, "not.a>token")
+	require.NoError(t, err)
+	require.Zero(t, n)
+}
+
 // A message whose only endpoint is saturated goes back to the engine with a
 // delay (no write); the attempt, when made, is still the first.
 func TestSaturatedEndpointNaks(t *testing.T) {

@@ -47,6 +47,8 @@ type Deps struct {
 	// Stats reports delivery counters in GetSubscriptionAttributes; nil
 	// reports zeros.
 	Stats Stats
+	// Backlog reports msgCount in GetSubscriptionAttributes; nil reports 0.
+	Backlog Backlog
 	// Queues serves the queue actions; nil leaves them out.
 	Queues Queues
 	Clock  clock.Clock

@@ -14,6 +14,11 @@ type Stats interface {
 	Counts(ctx context.Context, sub topic.Subscription) (delivery.Counts, error)
 }
 
+// Backlog counts a subscription's messages waiting for a retry, its msgCount.
+type Backlog interface {
+	Waiting(ctx context.Context, subID string) (int64, error)
+}
+
 // herald's extensions to Subscribe and SetSubscriptionAttributes:
 //
 //	dialect=CMQ|MNS           push as CMQ (default) or as Alibaba MNS does,

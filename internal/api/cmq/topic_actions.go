@@ -479,8 +479,14 @@ func (s *Server) getSubscriptionAttributes(ctx context.Context, req *Request) (a
 			return nil, err
 		}
 	}
+	var waiting int64
+	if s.deps.Backlog != nil {
+		if waiting, err = s.deps.Backlog.Waiting(ctx, sub.ID); err != nil {
+			return nil, err
+		}
+	}
 	return subscriptionAttributes{
-		TopicOwner: strconv.FormatInt(sub.AppID, 10), Protocol: sub.ProtocolAsSent, Protocal: sub.ProtocolAsSent,
+		TopicOwner: strconv.FormatInt(sub.AppID, 10), MsgCount: waiting, Protocol: sub.ProtocolAsSent, Protocal: sub.ProtocolAsSent,
 		Endpoint: sub.Endpoint, NotifyStrategy: sub.NotifyStrategy, NotifyContentFormat: sub.NotifyContentFormat,
 		CreateTime: sub.CreateTime, LastModifyTime: sub.LastModifyTime,
 		BindingKey: nonNil(sub.BindingKeys), FilterTag: nonNil(sub.FilterTags), FilterTags: nonNil(sub.FilterTags),
