@@ -300,6 +300,10 @@ func (c *Client) sweepLocked(now time.Time) []*conn {
 		for n < len(conns) && now.Sub(conns[n].idleSince) >= c.cfg.IdleTimeout {
 			n++ // oldest first
 		}
+		if len(conns) == 0 {
+			delete(c.idle, key) // no entry kept per endpoint ever used
+			continue
+		}
 		if n == 0 {
 			continue
 		}
