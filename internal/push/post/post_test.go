@@ -374,3 +374,27 @@ func FuzzAnswer(f *testing.F) {
 		require.NoError(t, ctx.Err(), "the answer must not hang the client")
 	})
 }
+
+// BenchmarkDo posts a 256-byte body to a local receiver over one kept-alive
+// connection per goroutine.
+func BenchmarkDo(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	b.Cleanup(srv.Close)
+	c := newClient(b, post.Config{})
+	req := &post.Request{
+		URL:    mustURL(b, srv.URL+"/push"),
+		Header: http.Header{"Content-Type": {"text/plain"}, "User-Agent": {"Qcloud Notification Service Agent"}, "x-cmq-message-id": {"M"}},
+		Body:   bytes.Repeat([]byte("m"), 256),
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.Do(context.Background(), req); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
