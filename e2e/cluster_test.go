@@ -14,8 +14,9 @@ import (
 )
 
 // Two herald processes on one external JetStream server (--nats-url) share
-// everything: what one creates the other serves, and a message published
-// through one is delivered once.
+// everything: what one creates the other serves, a request one served is
+// refused as a replay by the other, and a message published through one is
+// delivered once.
 func TestTwoProcessesShareAnExternalEngine(t *testing.T) {
 	t.Parallel()
 	host, portStr, err := net.SplitHostPort(freeAddr(t))
@@ -42,6 +43,24 @@ func TestTwoProcessesShareAnExternalEngine(t *testing.T) {
 	attrs, err := a.Client.GetSubscriptionAttributes(ctx, client.GetSubscriptionAttributesRequest{TopicName: "shared", SubscriptionName: "s"})
 	require.NoError(t, err)
 	require.Equal(t, recv.URL, attrs.Endpoint)
+
+	// The same signed request (same SecretId, Timestamp and Nonce) replayed to
+	// the other process is refused there: nonces are recorded in the engine.
+	now := time.Now()
+	replayed := make([]*client.Client, 2)
+	for i, n := range []*node{a, b} {
+		replayed[i], err = client.New("http://"+n.addr, secretID, secretKey,
+			client.WithNonce(func() uint64 { return 424242 }), client.WithClock(func() time.Time { return now }))
+		require.NoError(t, err)
+	}
+	_, err = replayed[0].ListTopic(ctx, client.ListTopicRequest{})
+	require.NoError(t, err)
+	_, err = replayed[1].ListTopic(ctx, client.ListTopicRequest{})
+	var apiErr *client.Error
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, 4100, apiErr.Code)
+	require.Equal(t, 10030, apiErr.ModuleCode)
+	require.Contains(t, apiErr.Message, "Nonce was already used")
 
 	var ids []string
 	for i := range 20 {

@@ -206,6 +206,21 @@ func (e *Engine) Stream(ctx context.Context, cfg jetstream.StreamConfig) (jetstr
 	return s, nil
 }
 
+// ExpiringKV opens (creating if needed) a key-value bucket whose keys expire
+// ttl after they are written.
+func (e *Engine) ExpiringKV(ctx context.Context, bucket string, ttl time.Duration) (jetstream.KeyValue, error) {
+	kv, err := e.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:   bucket,
+		TTL:      ttl,
+		Storage:  jetstream.FileStorage,
+		Replicas: e.replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("engine: bucket %s: %w", bucket, err)
+	}
+	return kv, nil
+}
+
 // KV opens (creating if needed) a key-value bucket keeping history revisions
 // of each key.
 //

@@ -23,6 +23,7 @@ import (
 	"github.com/herald-mq/herald/internal/config"
 	"github.com/herald-mq/herald/internal/delivery"
 	"github.com/herald-mq/herald/internal/engine"
+	"github.com/herald-mq/herald/internal/nonce"
 	"github.com/herald-mq/herald/internal/push"
 	"github.com/herald-mq/herald/internal/push/mnssign"
 	"github.com/herald-mq/herald/internal/push/retry"
@@ -138,11 +139,19 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		return err
 	}
 
+	// On a shared cluster another process may be sent a replay of a request
+	// this one served: nonces are then recorded in the engine too.
+	var nonces cmq.Nonces
+	if !eng.Embedded() {
+		if nonces, err = nonce.Open(ctx, eng.ExpiringKV, 2*cfg.SignatureWindow); err != nil {
+			return err
+		}
+	}
 	api, err := cmq.New(cmq.Config{
 		SignatureWindow:          cfg.SignatureWindow,
 		MaxSubscriptionsPerTopic: cfg.MaxSubscriptionsPerTopic,
 		AllowPrivateEndpoints:    cfg.AllowPrivateEndpoints,
-	}, cmq.Deps{Accounts: accounts, Topics: topics, Messages: publisher, Stats: stats, Backlog: deliveries, Queues: queues, Clock: clk, Log: log})
+	}, cmq.Deps{Accounts: accounts, Topics: topics, Messages: publisher, Stats: stats, Backlog: deliveries, Nonces: nonces, Queues: queues, Clock: clk, Log: log})
 	if err != nil {
 		return err
 	}

@@ -29,6 +29,13 @@ type verifier struct {
 	clk      clock.Clock
 	window   time.Duration
 	nonces   *nonceCache
+	shared   Nonces // nil: nonces are checked in this process only
+}
+
+// Nonces records request nonces for every herald process on the cluster.
+type Nonces interface {
+	// FirstUse records secretID's nonce and reports whether it is new.
+	FirstUse(ctx context.Context, secretID, nonce string) (bool, error)
 }
 
 func authErr(detail string) *Error {
@@ -72,6 +79,15 @@ func (v *verifier) verify(ctx context.Context, r *http.Request, f *Form) (accoun
 	}
 	if !v.nonces.firstUse(secretID, nonce, now) {
 		return account.Account{}, authErr("Nonce was already used")
+	}
+	if v.shared != nil {
+		first, err := v.shared.FirstUse(ctx, secretID, nonce)
+		if err != nil {
+			return account.Account{}, err
+		}
+		if !first {
+			return account.Account{}, authErr("Nonce was already used")
+		}
 	}
 	return acct, nil
 }
@@ -140,8 +156,8 @@ func hostForms(r *http.Request) []string {
 
 // nonceCache remembers (SecretId, Nonce) pairs for at least twice the
 // timestamp window, in two generations that rotate, so memory stays bounded
-// by the request rate. It is per process: with several herald processes a
-// replay to a different process is stopped only by the timestamp window.
+// by the request rate. It is per process; Nonces, when set, carries the
+// check to the other processes of a cluster.
 type nonceCache struct {
 	seed     maphash.Seed
 	keep     time.Duration

@@ -1,6 +1,8 @@
 package cmq_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -8,6 +10,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/herald-mq/herald/internal/api/cmq"
+	"github.com/herald-mq/herald/internal/engine/enginetest"
+	"github.com/herald-mq/herald/internal/nonce"
 )
 
 // The worked vectors of wire.md §1.10, sent as the Python SDK sends them.
@@ -140,4 +146,29 @@ func TestRouteQueriesAnswerNoOtherAddress(t *testing.T) {
 		body := a.signed(http.MethodPost, map[string]string{"Action": action, "queueName": "q"})
 		require.Regexp(t, `^\{"code":0,"message":"","requestId":"[0-9]+","addr":\[\]\}$`, string(a.raw(http.MethodPost, "/v2/index.php", body)))
 	}
+}
+
+// With Nonces shared (several processes on one cluster), a request replayed
+// to another process is refused there too; a failing nonce store fails the
+// request rather than letting it through.
+func TestNoncesSharedAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	eng := enginetest.New(t)
+	shared, err := nonce.Open(t.Context(), eng.ExpiringKV, 10*time.Minute)
+	require.NoError(t, err)
+	withShared := func(d *cmq.Deps) { d.Nonces = shared }
+	one := newAPIWith(t, eng, false, withShared)
+	two := newAPIWith(t, eng, false, withShared)
+	body := one.signed(http.MethodPost, map[string]string{"Action": "CreateTopic", "topicName": "once"})
+	requireCode(t, one.do(http.MethodPost, "/v2/index.php", body), 0, 0)
+	requireCode(t, two.do(http.MethodPost, "/v2/index.php", body), 4100, 10030)
+
+	broken := newAPIWith(t, eng, false, func(d *cmq.Deps) { d.Nonces = failingNonces{} })
+	requireCode(t, broken.do(http.MethodPost, "/v2/index.php", broken.signed(http.MethodPost, map[string]string{"Action": "ListTopic"})), 6000, 10050)
+}
+
+type failingNonces struct{}
+
+func (failingNonces) FirstUse(context.Context, string, string) (bool, error) {
+	return false, errors.New("engine unreachable")
 }

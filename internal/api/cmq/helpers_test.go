@@ -66,7 +66,7 @@ func newQueueAPI(t testing.TB) *api {
 	return newAPIWith(t, enginetest.New(t), true)
 }
 
-func newAPIWith(t testing.TB, eng *engine.Engine, withQueues bool) *api {
+func newAPIWith(t testing.TB, eng *engine.Engine, withQueues bool, more ...func(*cmq.Deps)) *api {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
@@ -85,6 +85,9 @@ func newAPIWith(t testing.TB, eng *engine.Engine, withQueues bool) *api {
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = queues.Stop(context.Background()) })
 		deps.Queues = queues
+	}
+	for _, f := range more {
+		f(&deps)
 	}
 	h, err := cmq.New(cmq.Config{}, deps)
 	require.NoError(t, err)

@@ -49,6 +49,9 @@ type Deps struct {
 	Stats Stats
 	// Backlog reports msgCount in GetSubscriptionAttributes; nil reports 0.
 	Backlog Backlog
+	// Nonces refuses a request replayed to another process of the cluster;
+	// nil checks nonces in this process only.
+	Nonces Nonces
 	// Queues serves the queue actions; nil leaves them out.
 	Queues Queues
 	Clock  clock.Clock
@@ -85,7 +88,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{
 		cfg:     cfg,
 		deps:    deps,
-		verify:  &verifier{accounts: deps.Accounts, clk: deps.Clock, window: cfg.SignatureWindow, nonces: newNonceCache(cfg.SignatureWindow)},
+		verify:  &verifier{accounts: deps.Accounts, clk: deps.Clock, window: cfg.SignatureWindow, nonces: newNonceCache(cfg.SignatureWindow), shared: deps.Nonces},
 		actions: map[string]actionFunc{},
 	}
 	s.addTopicActions()
