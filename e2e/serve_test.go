@@ -178,6 +178,32 @@ func TestPushMetrics(t *testing.T) {
 	}, 10*time.Second, 50*time.Millisecond)
 }
 
+// The dashboard shows the account's topics to its SecretId and SecretKey.
+func TestDashboard(t *testing.T) {
+	t.Parallel()
+	n := start(t, t.TempDir(), nil)
+	ctx := context.Background()
+	_, err := n.Client.CreateTopic(ctx, client.CreateTopicRequest{TopicName: "shown"})
+	require.NoError(t, err)
+	get := func(user, pass string) (int, string) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.addr+"/dashboard", nil)
+		require.NoError(t, err)
+		req.SetBasicAuth(user, pass)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(body)
+	}
+	code, _ := get(secretID, "not the key")
+	require.Equal(t, http.StatusUnauthorized, code)
+	code, body := get(secretID, secretKey)
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "<b>shown</b>")
+	require.Contains(t, body, "APPID 1000000")
+}
+
 // A failing endpoint's messages wait for their retries: msgCount in
 // GetSubscriptionAttributes counts them.
 func TestMsgCountIsTheRetryBacklog(t *testing.T) {

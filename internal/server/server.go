@@ -21,6 +21,7 @@ import (
 	"github.com/herald-mq/herald/internal/api/cmq"
 	"github.com/herald-mq/herald/internal/clock"
 	"github.com/herald-mq/herald/internal/config"
+	"github.com/herald-mq/herald/internal/dashboard"
 	"github.com/herald-mq/herald/internal/delivery"
 	"github.com/herald-mq/herald/internal/engine"
 	"github.com/herald-mq/herald/internal/nonce"
@@ -172,6 +173,14 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/mns/", keyring.Handler())
+	dash, err := dashboard.New(dashboard.Deps{
+		Accounts: accounts, Topics: topics, Messages: publisher, Backlog: deliveries, Stats: stats, Queues: queues,
+		Clock: clk, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	mux.Handle("/dashboard", dash)
 
 	if err := queues.Start(ctx); err != nil {
 		return err
