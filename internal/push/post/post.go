@@ -90,7 +90,8 @@ var ErrHeaderTooLong = errors.New("post: answer headers too long")
 
 // Client posts requests. It is safe for concurrent use.
 type Client struct {
-	cfg Config
+	cfg      Config
+	sessions tls.ClientSessionCache
 
 	mu        sync.Mutex
 	idle      map[string][]*conn // by endpoint, most recently used last
@@ -104,7 +105,10 @@ func New(cfg Config) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Client{cfg: cfg, idle: make(map[string][]*conn), lastSweep: cfg.Now()}, nil
+	return &Client{
+		cfg: cfg, sessions: tls.NewLRUClientSessionCache(1024),
+		idle: make(map[string][]*conn), lastSweep: cfg.Now(),
+	}, nil
 }
 
 // Request is one POST.
@@ -247,6 +251,9 @@ func (c *Client) dial(ctx context.Context, t target) (*conn, error) {
 		cfg := &tls.Config{}
 		if c.cfg.TLSConfig != nil {
 			cfg = c.cfg.TLSConfig.Clone()
+		}
+		if cfg.ClientSessionCache == nil {
+			cfg.ClientSessionCache = c.sessions // resume instead of a full handshake
 		}
 		if cfg.ServerName == "" {
 			cfg.ServerName = t.serverName

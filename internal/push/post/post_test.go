@@ -286,19 +286,25 @@ func TestAnswerLimits(t *testing.T) {
 
 func TestTLS(t *testing.T) {
 	t.Parallel()
+	resumed := make(chan bool, 2)
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		require.Equal(t, "HTTP/1.1", r.Proto)
+		resumed <- r.TLS.DidResume
+		w.Header().Set("Connection", "close") // the next request dials again
 		w.WriteHeader(http.StatusCreated)
 	}))
 	t.Cleanup(srv.Close)
 	tlsCfg := srv.Client().Transport.(*http.Transport).TLSClientConfig
 	c := newClient(t, post.Config{TLSConfig: tlsCfg})
-	code, err := c.Do(t.Context(), &post.Request{URL: mustURL(t, srv.URL)})
-	require.NoError(t, err)
-	require.Equal(t, http.StatusCreated, code)
+	for _, want := range []bool{false, true} {
+		code, err := c.Do(t.Context(), &post.Request{URL: mustURL(t, srv.URL)})
+		require.NoError(t, err)
+		require.Equal(t, http.StatusCreated, code)
+		require.Equal(t, want, <-resumed, "the second connection resumes the first one's TLS session")
+	}
 
 	untrusted := newClient(t, post.Config{})
-	_, err = untrusted.Do(t.Context(), &post.Request{URL: mustURL(t, srv.URL)})
+	_, err := untrusted.Do(t.Context(), &post.Request{URL: mustURL(t, srv.URL)})
 	require.ErrorContains(t, err, "TLS handshake")
 }
 
