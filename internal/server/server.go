@@ -157,6 +157,10 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		return err
 	}
 
+	if !eng.Embedded() && (cfg.MQTTAddr != "" || cfg.MQTTHTTPAddr != "" || cfg.MQTTTLSAddr != "") {
+		log.Warn("the MQTT broker is not clustered: subscribers get only what is published through this process; " +
+			"run MQTT on one process of the cluster and turn its listeners off on the others")
+	}
 	broker, err := newMQTT(cfg, clk, log, eng.KV, eng.JS.Stream)
 	if err != nil {
 		return err
