@@ -5,13 +5,27 @@ LINT_VER  ?= v2.15.0
 GOBIN     ?= $(shell $(GO) env GOPATH)/bin
 FUZZTIME  ?= 10s
 
-.PHONY: help build run test race check lint fmt-check vet fuzz bench tools
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+DIST      ?= dist
+LDFLAGS   := -s -w -X github.com/herald-mq/herald/internal/version.Version=$(VERSION) -X github.com/herald-mq/herald/internal/version.Revision=$(REVISION)
+
+.PHONY: help build run test race check lint fmt-check vet fuzz bench tools release
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 build: ## build bin/herald
 	$(GO) build -o $(BIN) ./cmd/herald
+
+release: ## static linux/amd64 and linux/arm64 binaries, version stamped, with SHA256SUMS (VERSION=v1.2.3)
+	@rm -rf $(DIST) && mkdir -p $(DIST)
+	@set -e; for arch in amd64 arm64; do \
+		echo "build $(DIST)/herald-$(VERSION)-linux-$$arch"; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
+			-o $(DIST)/herald-$(VERSION)-linux-$$arch ./cmd/herald; \
+	done
+	cd $(DIST) && sha256sum herald-* > SHA256SUMS && cat SHA256SUMS
 
 run: ## run the server with its embedded defaults
 	$(GO) run ./cmd/herald serve

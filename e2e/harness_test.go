@@ -30,13 +30,19 @@ const (
 
 var binary string
 
+// The e2e binary is stamped as `make release` stamps releases.
+const (
+	versionPkg     = "github.com/herald-mq/herald/internal/version"
+	stampedVersion = "v0.0.0-e2e"
+)
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "herald-e2e")
 	if err != nil {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "herald")
-	build := exec.Command("go", "build", "-o", binary, "../cmd/herald")
+	build := exec.Command("go", "build", "-ldflags", "-X "+versionPkg+".Version="+stampedVersion, "-o", binary, "../cmd/herald")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: build:", err)

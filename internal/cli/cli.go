@@ -13,6 +13,7 @@ import (
 
 	"github.com/herald-mq/herald/internal/config"
 	"github.com/herald-mq/herald/internal/server"
+	"github.com/herald-mq/herald/internal/version"
 )
 
 const usage = `herald — self-hosted CMQ / MNS / MQTT messaging
@@ -23,6 +24,7 @@ usage:
   herald subscription ...       manage subscriptions    (herald subscription -h)
   herald publish TOPIC BODY     publish a message       (herald publish -h)
   herald queue ...              manage queues           (herald queue -h)
+  herald version                print the version, commit and Go version
 `
 
 // Env is what a command reads from its surroundings.
@@ -43,6 +45,9 @@ func Main(ctx context.Context, args []string, env Env) int {
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(env.Stdout, usage)
 		return 0
+	case "version", "-version", "--version":
+		fmt.Fprintln(env.Stdout, version.Get())
+		return 0
 	}
 	if clientCommands[args[0]] {
 		return runClient(ctx, args[0], args[1:], env)
@@ -60,12 +65,22 @@ func serve(ctx context.Context, args []string, env Env) int {
 		fmt.Fprintf(env.Stderr, "herald serve: %v\n", err)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: logLevel(cfg.LogLevel)}))
+	log := newLogger(env.Stderr, cfg.LogFormat, cfg.LogLevel)
+	log.Info("herald starting", "version", version.Get().Version, "commit", version.Get().Revision)
 	if err := server.Run(ctx, cfg, env.Stdout, log); err != nil {
 		log.Error("herald serve failed", "err", err)
 		return 1
 	}
 	return 0
+}
+
+// newLogger writes records as JSON or as text at the given level.
+func newLogger(w io.Writer, format, level string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: logLevel(level)}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 func logLevel(s string) slog.Level {

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -76,6 +77,8 @@ type Config struct {
 	MNSKeyRotation time.Duration
 	// LogLevel is debug, info, warn or error. Defaults to "info".
 	LogLevel string
+	// LogFormat is "text" (logfmt) or "json". Defaults to "text".
+	LogFormat string
 	// MQTT is the `mqtt:` section of the YAML file, decoded by the mqtt
 	// package (users, ACLs, rate limits).
 	MQTT yaml.Node
@@ -115,6 +118,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.StringVar(&c.PublicURL, "public-url", "", "base URL receivers use to reach this server (default http://<http-addr>)")
 	fs.DurationVar(&c.MNSKeyRotation, "mns-key-rotation", 720*time.Hour, "replace the MNS signing key when it is this old (0 = never)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -230,6 +234,13 @@ func (c Config) validate() error {
 	}
 	if c.MaxSubscriptionsPerTopic < 1 {
 		errs = append(errs, errors.New("--max-subscriptions-per-topic must be at least 1"))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", c.LogFormat))
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel))
 	}
 	if c.NatsReplicas < 1 || c.NatsReplicas > 5 {
 		errs = append(errs, errors.New("--nats-replicas must be 1..5"))

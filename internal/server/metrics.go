@@ -8,6 +8,7 @@ import (
 
 	"github.com/herald-mq/herald/internal/delivery"
 	"github.com/herald-mq/herald/internal/topic"
+	"github.com/herald-mq/herald/internal/version"
 )
 
 // meteredSender counts push attempts by outcome around a delivery.Sender: a
@@ -65,4 +66,17 @@ func outcomeLabel(o delivery.Outcome) string {
 		return "handed_back"
 	}
 	return "failed"
+}
+
+// buildInfo is herald_build_info: always 1, labelled with this binary's
+// version, commit and Go version.
+func buildInfo() prometheus.Collector {
+	i := version.Get()
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "herald_build_info",
+		Help:        "Always 1; the labels say which herald binary runs.",
+		ConstLabels: prometheus.Labels{"version": i.Version, "revision": i.Revision, "goversion": i.GoVersion},
+	})
+	g.Set(1)
+	return g
 }
