@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/herald-mq/herald/client"
 )
 
 // `herald version` and `herald --version` print the stamped version, the
@@ -65,4 +68,67 @@ func TestBadLogFormatRefused(t *testing.T) {
 	out, err := runServe(t, "--log-format", "xml")
 	require.Error(t, err)
 	require.Contains(t, out, `--log-format "xml": want text or json`)
+}
+
+// /metrics counts API requests by action and code, and reads queue depths
+// and the engine's streams at scrape time.
+func TestOperationalMetrics(t *testing.T) {
+	t.Parallel()
+	n := start(t, t.TempDir(), nil)
+	ctx := context.Background()
+	c := n.Client
+	_, err := c.CreateQueue(ctx, client.CreateQueueRequest{QueueName: "jobs"})
+	require.NoError(t, err)
+	for _, body := range []string{"a", "b", "c"} {
+		_, err = c.SendMessage(ctx, client.SendMessageRequest{QueueName: "jobs", MsgBody: body})
+		require.NoError(t, err)
+	}
+	_, err = c.SendMessage(ctx, client.SendMessageRequest{QueueName: "jobs", MsgBody: "later", DelaySeconds: new(600)})
+	require.NoError(t, err)
+	_, err = c.ReceiveMessage(ctx, client.ReceiveMessageRequest{QueueName: "jobs", PollingWaitSeconds: new(1)})
+	require.NoError(t, err)
+	bad, err := client.New("http://"+n.addr, secretID, "not-the-key")
+	require.NoError(t, err)
+	_, err = bad.SendMessage(ctx, client.SendMessageRequest{QueueName: "jobs", MsgBody: "x"})
+	require.Error(t, err)
+
+	m := scrape(t, n)
+	require.Equal(t, "1", m[`herald_api_requests_total{action="CreateQueue",code="0"}`])
+	require.Equal(t, "4", m[`herald_api_requests_total{action="SendMessage",code="0"}`])
+	require.Equal(t, "1", m[`herald_api_requests_total{action="SendMessage",code="4100"}`])
+	require.Equal(t, "1", m[`herald_api_request_seconds_count{action="ReceiveMessage"}`])
+	require.Equal(t, "1", m[`herald_api_request_seconds_bucket{action="ReceiveMessage",le="+Inf"}`])
+	require.Contains(t, m, `herald_api_request_seconds_bucket{action="ReceiveMessage",le="32.768"}`, "buckets reach the 30 s long poll")
+	require.Equal(t, "2", m[`herald_queue_messages{app_id="1000000",queue="jobs",state="active"}`])
+	require.Equal(t, "1", m[`herald_queue_messages{app_id="1000000",queue="jobs",state="inflight"}`])
+	require.Equal(t, "1", m[`herald_queue_messages{app_id="1000000",queue="jobs",state="delayed"}`])
+	require.Equal(t, "1", m["herald_engine_up"])
+	var streams int
+	for k := range m {
+		if strings.HasPrefix(k, "herald_engine_stream_bytes{") {
+			streams++
+		}
+	}
+	require.Positive(t, streams)
+}
+
+// scrape reads /metrics into a map from series (name and labels) to value.
+func scrape(t *testing.T, n *node) map[string]string {
+	t.Helper()
+	resp, err := http.Get("http://" + n.addr + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		out[line[:i]] = line[i+1:]
+	}
+	require.NoError(t, sc.Err())
+	return out
 }

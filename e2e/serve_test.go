@@ -33,7 +33,7 @@ func TestReadyHealthAndGracefulStop(t *testing.T) {
 	require.NoError(t, err)
 	body, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
-	require.Contains(t, string(body), "herald_api_request_seconds_count")
+	require.Contains(t, string(body), "herald_engine_up 1")
 	resp, err = http.Get("http://" + n.addr + "/mns/x509_public_certificate.pem")
 	require.NoError(t, err)
 	body, _ = io.ReadAll(resp.Body)

@@ -246,3 +246,24 @@ func (e *Engine) KV(ctx context.Context, bucket string, history uint8) (jetstrea
 	}
 	return kv, nil
 }
+
+// StreamStat is one stream's size.
+type StreamStat struct {
+	Name     string
+	Messages uint64
+	Bytes    uint64
+}
+
+// StreamStats lists every stream with its size; an error means JetStream did
+// not answer.
+func (e *Engine) StreamStats(ctx context.Context) ([]StreamStat, error) {
+	var out []StreamStat
+	l := e.JS.ListStreams(ctx)
+	for info := range l.Info() {
+		out = append(out, StreamStat{Name: info.Config.Name, Messages: info.State.Msgs, Bytes: info.State.Bytes})
+	}
+	if err := l.Err(); err != nil {
+		return nil, fmt.Errorf("engine: list streams: %w", err)
+	}
+	return out, nil
+}

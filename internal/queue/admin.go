@@ -241,6 +241,16 @@ func (s *Service) ListQueues(appID int64, search string, offset, limit int) (int
 	return len(all), out
 }
 
+// All returns every account's queues, in no particular order.
+func (s *Service) All() []Queue {
+	all := s.store.all()
+	out := make([]Queue, len(all))
+	for i, q := range all {
+		out[i] = *q
+	}
+	return out
+}
+
 // Stats are a queue's message counts (GetQueueAttributes). The engine keeps
 // them per consumer, so they are a moment's picture.
 type Stats struct {

@@ -1,11 +1,15 @@
 package server
 
 import (
+	"cmp"
 	"errors"
+	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/herald-mq/herald/internal/api/cmq"
 	"github.com/herald-mq/herald/internal/delivery"
 	"github.com/herald-mq/herald/internal/topic"
 	"github.com/herald-mq/herald/internal/version"
@@ -79,4 +83,26 @@ func buildInfo() prometheus.Collector {
 	})
 	g.Set(1)
 	return g
+}
+
+// instrument counts and times API requests by action and code (a decorator
+// at the edge). Requests that name no known action count as action
+// "unknown", so that no client can grow the label set.
+func instrument(reg prometheus.Registerer, next http.Handler) http.Handler {
+	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "herald_api_requests_total", Help: "CMQ API requests by action and answer code (0 = success).",
+	}, []string{"action", "code"})
+	dur := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "herald_api_request_seconds", Help: "CMQ API request latency by action; the buckets reach past the 30 s long poll.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 17),
+	}, []string{"action"})
+	reg.MustRegister(reqs, dur)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ctx, out := cmq.WithOutcome(r.Context())
+		next.ServeHTTP(w, r.WithContext(ctx))
+		action := cmp.Or(out.Action, "unknown")
+		reqs.WithLabelValues(action, strconv.Itoa(out.Code)).Inc()
+		dur.WithLabelValues(action).Observe(time.Since(start).Seconds())
+	})
 }

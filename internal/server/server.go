@@ -166,6 +166,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		return err
 	}
 	reg.MustRegister(broker.Collectors()...)
+	reg.MustRegister(newStateCollector(queues, eng))
 
 	mux := http.NewServeMux()
 	apiHandler := instrument(reg, api)
@@ -285,22 +286,4 @@ func replicas(cfg config.Config) int {
 		return 1
 	}
 	return cfg.NatsReplicas
-}
-
-// instrument counts and times API requests (a decorator at the edge).
-func instrument(reg prometheus.Registerer, next http.Handler) http.Handler {
-	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "herald_api_requests_total", Help: "CMQ API requests by HTTP method.",
-	}, []string{"method"})
-	dur := prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name: "herald_api_request_seconds", Help: "CMQ API request latency.",
-		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
-	})
-	reg.MustRegister(reqs, dur)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		next.ServeHTTP(w, r)
-		reqs.WithLabelValues(r.Method).Inc()
-		dur.Observe(time.Since(start).Seconds())
-	})
 }

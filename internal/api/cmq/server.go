@@ -75,7 +75,14 @@ type Server struct {
 	cfg     Config
 	deps    Deps
 	verify  *verifier
-	actions map[string]actionFunc
+	actions map[string]action
+}
+
+// action is one Action of the table: its name as documented, and what
+// serves it.
+type action struct {
+	name  string
+	serve actionFunc
 }
 
 // New returns the API handler.
@@ -89,7 +96,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		cfg:     cfg,
 		deps:    deps,
 		verify:  &verifier{accounts: deps.Accounts, clk: deps.Clock, window: cfg.SignatureWindow, nonces: newNonceCache(cfg.SignatureWindow), shared: deps.Nonces},
-		actions: map[string]actionFunc{},
+		actions: map[string]action{},
 	}
 	s.addTopicActions()
 	s.addPublishActions()
@@ -108,12 +115,15 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	return s, nil
 }
 
-func (s *Server) add(name string, f actionFunc) { s.actions[strings.ToLower(name)] = f }
+func (s *Server) add(name string, f actionFunc) {
+	s.actions[strings.ToLower(name)] = action{name: name, serve: f}
+}
 
 // ServeHTTP answers every request with HTTP 200 and a JSON envelope.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	requestID := strconv.FormatUint(rand.Uint64()>>1, 10)
 	var form *Form
+	out := outcomeOf(r.Context())
 	resp, err := func() (any, error) {
 		if r.Method != http.MethodGet && r.Method != http.MethodPost {
 			return nil, errMethod(r.Method)
@@ -127,24 +137,30 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			return nil, errParse(err.Error())
 		}
+		name, _ := form.Get("Action")
+		a, ok := s.actions[strings.ToLower(name)]
+		if ok && out != nil {
+			out.Action = a.name
+		}
 		acct, err := s.verify.verify(r.Context(), r, form)
 		if err != nil {
 			return nil, err
 		}
-		name, _ := form.Get("Action")
 		if name == "" {
 			return nil, errMissing("Action")
 		}
-		action, ok := s.actions[strings.ToLower(name)]
 		if !ok {
 			return nil, errNoAction(name)
 		}
-		return action(r.Context(), &Request{Account: acct, Params: Params{form}, RequestID: requestID})
+		return a.serve(r.Context(), &Request{Account: acct, Params: Params{form}, RequestID: requestID})
 	}()
 	if err != nil {
 		wire, unexpected := wireError(err)
 		if unexpected {
 			s.deps.Log.Error("cmq action failed", "requestId", requestID, "err", err)
+		}
+		if out != nil {
+			out.Code = wire.Code
 		}
 		writeEnvelope(w, wire.Code, wire.Error(), requestID, form, resp)
 		return
