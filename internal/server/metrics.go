@@ -72,7 +72,7 @@ func outcomeLabel(o delivery.Outcome) string {
 	return "failed"
 }
 
-// buildInfo is herald_build_info: always 1, labelled with this binary's
+// buildInfo is herald_build_info: always 1, labeled with this binary's
 // version, commit and Go version.
 func buildInfo() prometheus.Collector {
 	i := version.Get()
