@@ -249,12 +249,40 @@ func TestResponseDecoding(t *testing.T) {
 			want: &client.GetSubscriptionAttributesResponse{Meta: meta, Protocol: "queue", FilterTag: []string{"z"}, BindingKey: []string{}},
 		},
 		{
+			name: "GetSubscriptionAttributes herald's extensions",
+			fixture: `{"code":0,"message":"","requestId":"req-1","subscriptionId":"sub-9","subscriptionName":"s","topicName":"t",` +
+				`"dialect":"MNS","webhookSecretCount":2,"givenUpMsgCount":7,"signatureRejectedCount":3}`,
+			call: func(ctx context.Context, c *client.Client) (any, error) {
+				return c.GetSubscriptionAttributes(ctx, client.GetSubscriptionAttributesRequest{TopicName: "t", SubscriptionName: "s"})
+			},
+			want: &client.GetSubscriptionAttributesResponse{
+				Meta: meta, SubscriptionID: "sub-9", SubscriptionName: "s", TopicName: "t",
+				Dialect: "MNS", WebhookSecretCount: 2, GivenUpMsgCount: 7, SignatureRejectedCount: 3,
+			},
+		},
+		{
 			name:    "SetSubscriptionAttributes",
 			fixture: `{"code":0,"message":"","requestId":"req-1"}`,
 			call: func(ctx context.Context, c *client.Client) (any, error) {
 				return c.SetSubscriptionAttributes(ctx, client.SetSubscriptionAttributesRequest{TopicName: "t", SubscriptionName: "s"})
 			},
-			want: &meta,
+			want: &client.SetSubscriptionAttributesResponse{Meta: meta},
+		},
+		{
+			name:    "SetSubscriptionAttributes with a new webhook secret",
+			fixture: `{"code":0,"message":"","requestId":"req-1","webhookSecret":"whsec_c2VjcmV0"}`,
+			call: func(ctx context.Context, c *client.Client) (any, error) {
+				return c.SetSubscriptionAttributes(ctx, client.SetSubscriptionAttributesRequest{TopicName: "t", SubscriptionName: "s", WebhookSecret: "generate"})
+			},
+			want: &client.SetSubscriptionAttributesResponse{Meta: meta, WebhookSecret: "whsec_c2VjcmV0"},
+		},
+		{
+			name:    "Subscribe with a webhook secret",
+			fixture: `{"code":0,"message":"","requestId":"req-1","subscriptionId":"sub-1","webhookSecret":"whsec_c2VjcmV0"}`,
+			call: func(ctx context.Context, c *client.Client) (any, error) {
+				return c.Subscribe(ctx, client.SubscribeRequest{TopicName: "t", SubscriptionName: "s", Protocol: "http", Endpoint: "http://h/", WebhookSecret: "generate"})
+			},
+			want: &client.SubscribeResponse{Meta: meta, SubscriptionID: "sub-1", WebhookSecret: "whsec_c2VjcmV0"},
 		},
 		{
 			name:    "ClearSubscriptionFilterTags",

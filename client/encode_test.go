@@ -36,15 +36,16 @@ func TestRequestEncoding(t *testing.T) {
 				_, err := c.CreateQueue(ctx, client.CreateQueueRequest{
 					QueueName: "q1", MaxMsgHeapNum: new(1000000), PollingWaitSeconds: new(0),
 					VisibilityTimeout: new(30), MaxMsgSize: new(65536), MsgRetentionSeconds: new(345600),
-					RewindSeconds: new(0),
-					Common:        client.Common{ClientRequestID: "42", Extra: []client.Param{{Key: "deadLetterQueueName", Value: "dlq"}}},
+					RewindSeconds: new(0), DeadLetterQueueName: "dlq", MaxReceiveCount: new(5),
+					Common: client.Common{ClientRequestID: "42", Extra: []client.Param{{Key: "futureParam", Value: "x"}}},
 				})
 				return err
 			},
 			want: map[string]string{
 				"queueName": "q1", "maxMsgHeapNum": "1000000", "pollingWaitSeconds": "0",
 				"visibilityTimeout": "30", "maxMsgSize": "65536", "msgRetentionSeconds": "345600",
-				"rewindSeconds": "0", "clientRequestId": "42", "deadLetterQueueName": "dlq",
+				"rewindSeconds": "0", "clientRequestId": "42", "deadLetterQueueName": "dlq", "maxReceiveCount": "5",
+				"futureParam": "x",
 			},
 		},
 		{
@@ -260,6 +261,7 @@ func TestRequestEncoding(t *testing.T) {
 					TopicName: "t1", SubscriptionName: "s1", Protocol: client.ProtocolQueue, Endpoint: "q1",
 					NotifyStrategy: client.NotifyBackoffRetry, NotifyContentFormat: client.FormatSimplified,
 					FilterTags: []string{"a", "b"}, BindingKeys: []string{"1.*.0", "#"},
+					Dialect: "MNS", WebhookSecret: "generate",
 				})
 				return err
 			},
@@ -267,6 +269,7 @@ func TestRequestEncoding(t *testing.T) {
 				"topicName": "t1", "subscriptionName": "s1", "protocol": "queue", "endpoint": "q1",
 				"notifyStrategy": "BACKOFF_RETRY", "notifyContentFormat": "SIMPLIFIED",
 				"filterTag.1": "a", "filterTag.2": "b", "bindingKey.1": "1.*.0", "bindingKey.2": "#",
+				"dialect": "MNS", "webhookSecret": "generate",
 			},
 		},
 		{
@@ -315,12 +318,14 @@ func TestRequestEncoding(t *testing.T) {
 				_, err := c.SetSubscriptionAttributes(ctx, client.SetSubscriptionAttributesRequest{
 					TopicName: "t1", SubscriptionName: "s1", NotifyStrategy: client.NotifyExponentialDecayRetry,
 					NotifyContentFormat: client.FormatJSON, FilterTags: []string{"x"}, BindingKeys: []string{"a.#"},
+					Dialect: "MNS", WebhookSecret: "generate", RetireWebhookSecrets: true,
 				})
 				return err
 			},
 			want: map[string]string{
 				"topicName": "t1", "subscriptionName": "s1", "notifyStrategy": "EXPONENTIAL_DECAY_RETRY",
 				"notifyContentFormat": "JSON", "filterTag.1": "x", "bindingKey.1": "a.#",
+				"dialect": "MNS", "webhookSecret": "generate", "retireWebhookSecrets": "1",
 			},
 		},
 		{

@@ -63,8 +63,12 @@ var (
 	ErrQueueNotExist = &Error{ModuleCode: 10100}
 	// ErrTopicNotExist is "topic is not existed, or deleted" (module 10600).
 	ErrTopicNotExist = &Error{ModuleCode: 10600}
-	// ErrQueueExists is "queue is already existed" (code 4460).
-	ErrQueueExists = &Error{Code: 4460}
+	// ErrQueueExists is "queue is already existed" (code 4460, module 10210;
+	// CMQ documents the code alone, and herald adds the module so that it
+	// differs from ErrTopicExists).
+	ErrQueueExists = &Error{Code: 4460, ModuleCode: 10210}
+	// ErrTopicExists is "topic is already existed" (code 4460, module 10550).
+	ErrTopicExists = &Error{Code: 4460, ModuleCode: 10550}
 	// ErrSubscriptionExists is "subscription is already existed" (code 4490).
 	ErrSubscriptionExists = &Error{Code: 4490}
 	// ErrReceiptHandleInvalid is an invalid or expired receipt handle (code 4430).

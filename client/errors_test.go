@@ -62,6 +62,21 @@ func TestErrorEnvelope(t *testing.T) {
 			is:      []error{client.ErrAuthFailed},
 		},
 		{
+			name:     "topic exists",
+			fixture:  `{"code":4460,"message":"(10550)topic is already existed","requestId":"r"}`,
+			want:     &client.Error{Code: 4460, ModuleCode: 10550, Message: "topic is already existed", RequestID: "r"},
+			is:       []error{client.ErrTopicExists},
+			isNot:    []error{client.ErrQueueExists},
+			wantText: "cmq: code 4460 (10550): topic is already existed [requestId r]",
+		},
+		{
+			name:    "queue exists",
+			fixture: `{"code":4460,"message":"(10210)queue is already existed,case insensitive","requestId":"r"}`,
+			want:    &client.Error{Code: 4460, ModuleCode: 10210, Message: "queue is already existed,case insensitive", RequestID: "r"},
+			is:      []error{client.ErrQueueExists},
+			isNot:   []error{client.ErrTopicExists},
+		},
+		{
 			name:    "topic not existed",
 			fixture: `{"code":4440,"message":"(10600)topic is not existed, or deleted","requestId":"r"}`,
 			want:    &client.Error{Code: 4440, ModuleCode: 10600, Message: "topic is not existed, or deleted", RequestID: "r"},

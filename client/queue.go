@@ -27,6 +27,12 @@ type CreateQueueRequest struct {
 	// RewindSeconds (rewindSeconds) is how far back RewindQueue can go; 0
 	// disables rewinding.
 	RewindSeconds *int
+	// DeadLetterQueueName (deadLetterQueueName, herald's extension) takes the
+	// messages received MaxReceiveCount times without being deleted.
+	DeadLetterQueueName string
+	// MaxReceiveCount (maxReceiveCount, herald's extension) is required with
+	// DeadLetterQueueName.
+	MaxReceiveCount *int
 }
 
 func (*CreateQueueRequest) action() string { return "CreateQueue" }
@@ -39,6 +45,8 @@ func (r *CreateQueueRequest) encode(e *encoder) {
 	e.optInt("maxMsgSize", r.MaxMsgSize)
 	e.optInt("msgRetentionSeconds", r.MsgRetentionSeconds)
 	e.optInt("rewindSeconds", r.RewindSeconds)
+	e.optStr("deadLetterQueueName", r.DeadLetterQueueName)
+	e.optInt("maxReceiveCount", r.MaxReceiveCount)
 }
 
 // CreateQueueResponse is the output of CreateQueue.
@@ -48,7 +56,7 @@ type CreateQueueResponse struct {
 	QueueID string `json:"queueId"`
 }
 
-// CreateQueue creates a queue. Herald-specific parameters go in Common.Extra.
+// CreateQueue creates a queue.
 func (c *Client) CreateQueue(ctx context.Context, req CreateQueueRequest) (*CreateQueueResponse, error) {
 	return call[CreateQueueResponse](ctx, c, &req)
 }
@@ -152,6 +160,12 @@ type GetQueueAttributesResponse struct {
 	RewindMsgNum int64 `json:"rewindMsgNum"`
 	// MinMsgTime is the enqueue time of the oldest message.
 	MinMsgTime int64 `json:"minMsgTime"`
+	// DeadLetterQueueName is the dead-letter queue, if any (herald's
+	// extension).
+	DeadLetterQueueName string `json:"deadLetterQueueName"`
+	// MaxReceiveCount is the receives before dead-lettering (herald's
+	// extension).
+	MaxReceiveCount int `json:"maxReceiveCount"`
 }
 
 // UnmarshalJSON also accepts the "rewindmsgNum" spelling.
@@ -195,6 +209,12 @@ type SetQueueAttributesRequest struct {
 	MsgRetentionSeconds *int
 	// RewindSeconds (rewindSeconds) is how far back RewindQueue can go.
 	RewindSeconds *int
+	// DeadLetterQueueName (deadLetterQueueName, herald's extension) sets the
+	// dead-letter queue.
+	DeadLetterQueueName string
+	// MaxReceiveCount (maxReceiveCount, herald's extension) sets the receives
+	// before a message is dead-lettered.
+	MaxReceiveCount *int
 }
 
 func (*SetQueueAttributesRequest) action() string { return "SetQueueAttributes" }
@@ -207,6 +227,8 @@ func (r *SetQueueAttributesRequest) encode(e *encoder) {
 	e.optInt("maxMsgSize", r.MaxMsgSize)
 	e.optInt("msgRetentionSeconds", r.MsgRetentionSeconds)
 	e.optInt("rewindSeconds", r.RewindSeconds)
+	e.optStr("deadLetterQueueName", r.DeadLetterQueueName)
+	e.optInt("maxReceiveCount", r.MaxReceiveCount)
 }
 
 // SetQueueAttributes changes a queue's attributes.

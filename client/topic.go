@@ -283,6 +283,13 @@ type SubscribeRequest struct {
 	// BindingKeys (bindingKey.1 … bindingKey.n), at most 5, for routing
 	// topics, where at least one is required.
 	BindingKeys []string
+	// Dialect (dialect, herald's extension) is "CMQ" (the default) or "MNS":
+	// push as Alibaba MNS does, signed. NotifyContentFormat "XML" implies MNS.
+	Dialect string
+	// WebhookSecret (webhookSecret, herald's extension) signs pushes with
+	// Standard Webhooks: "generate" for a new secret, or a whsec_ value. The
+	// secret is returned once, in SubscribeResponse.WebhookSecret.
+	WebhookSecret string
 }
 
 func (*SubscribeRequest) action() string { return "Subscribe" }
@@ -296,6 +303,8 @@ func (r *SubscribeRequest) encode(e *encoder) {
 	e.optStr("notifyContentFormat", r.NotifyContentFormat)
 	e.list("filterTag", r.FilterTags)
 	e.list("bindingKey", r.BindingKeys)
+	e.optStr("dialect", r.Dialect)
+	e.optStr("webhookSecret", r.WebhookSecret)
 }
 
 // SubscribeResponse is the output of Subscribe.
@@ -303,6 +312,9 @@ type SubscribeResponse struct {
 	Meta
 	// SubscriptionID is the new subscription's id.
 	SubscriptionID string `json:"subscriptionId"`
+	// WebhookSecret is the Standard Webhooks secret asked for with
+	// WebhookSecret: shown this once, keep it.
+	WebhookSecret string `json:"webhookSecret"`
 }
 
 // Subscribe creates a subscription on a topic.
@@ -422,6 +434,25 @@ type GetSubscriptionAttributesResponse struct {
 	// FilterTag lists the filter tags (read from "filterTag", or
 	// "filterTags" as the Python SDK and API 3.0 spell it).
 	FilterTag []string `json:"filterTag"`
+	// SubscriptionID is the subscription's id.
+	SubscriptionID string `json:"subscriptionId"`
+	// SubscriptionName is the subscription's name.
+	SubscriptionName string `json:"subscriptionName"`
+	// TopicName is the topic's name.
+	TopicName string `json:"topicName"`
+
+	// Dialect is herald's extension: "CMQ", or "MNS" for MNS-style signed
+	// pushes.
+	Dialect string `json:"dialect"`
+	// WebhookSecretCount is how many Standard Webhooks secrets sign each push
+	// (herald's extension; two while a rotation is under way).
+	WebhookSecretCount int `json:"webhookSecretCount"`
+	// GivenUpMsgCount counts messages given up after their last retry
+	// (herald's extension).
+	GivenUpMsgCount int64 `json:"givenUpMsgCount"`
+	// SignatureRejectedCount counts signed pushes the endpoint answered with
+	// 403 (herald's extension).
+	SignatureRejectedCount int64 `json:"signatureRejectedCount"`
 }
 
 // UnmarshalJSON also accepts the "protocal" and "filterTags" spellings.
@@ -466,6 +497,15 @@ type SetSubscriptionAttributesRequest struct {
 	FilterTags []string
 	// BindingKeys (bindingKey.1 … bindingKey.n) replace the binding keys.
 	BindingKeys []string
+	// Dialect (dialect, herald's extension) is "CMQ" or "MNS".
+	Dialect string
+	// WebhookSecret (webhookSecret, herald's extension): "generate" or a
+	// whsec_ value. It signs alongside the previous secret (a rotation) and
+	// is returned once in SetSubscriptionAttributesResponse.WebhookSecret.
+	WebhookSecret string
+	// RetireWebhookSecrets (retireWebhookSecrets=1, herald's extension) keeps
+	// only the newest webhook secret: the end of a rotation.
+	RetireWebhookSecrets bool
 }
 
 func (*SetSubscriptionAttributesRequest) action() string { return "SetSubscriptionAttributes" }
@@ -477,12 +517,26 @@ func (r *SetSubscriptionAttributesRequest) encode(e *encoder) {
 	e.optStr("notifyContentFormat", r.NotifyContentFormat)
 	e.list("filterTag", r.FilterTags)
 	e.list("bindingKey", r.BindingKeys)
+	e.optStr("dialect", r.Dialect)
+	e.optStr("webhookSecret", r.WebhookSecret)
+	if r.RetireWebhookSecrets {
+		e.str("retireWebhookSecrets", "1")
+	}
+}
+
+// SetSubscriptionAttributesResponse is the output of
+// SetSubscriptionAttributes.
+type SetSubscriptionAttributesResponse struct {
+	Meta
+	// WebhookSecret is the new Standard Webhooks secret asked for with
+	// WebhookSecret: shown this once.
+	WebhookSecret string `json:"webhookSecret"`
 }
 
 // SetSubscriptionAttributes changes a subscription's attributes. To remove
 // every filter tag use ClearSubscriptionFilterTags.
-func (c *Client) SetSubscriptionAttributes(ctx context.Context, req SetSubscriptionAttributesRequest) (*Meta, error) {
-	return call[Meta](ctx, c, &req)
+func (c *Client) SetSubscriptionAttributes(ctx context.Context, req SetSubscriptionAttributesRequest) (*SetSubscriptionAttributesResponse, error) {
+	return call[SetSubscriptionAttributesResponse](ctx, c, &req)
 }
 
 // ClearSubscriptionFilterTagsRequest is the input of
