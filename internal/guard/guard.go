@@ -191,9 +191,9 @@ func (c *conn) Close() error {
 }
 
 // Server returns an HTTP server for h that bounds every stage of a request
-// a client controls: HeaderTimeout for the request line and headers,
-// readTimeout (DefaultReadTimeout if not positive) for the whole request
-// with its body, and 2 minutes for an idle keep-alive connection to send
+// a client controls: HeaderTimeout (or readTimeout if shorter) for the
+// request line and headers, readTimeout (DefaultReadTimeout if not
+// positive) for the whole request with its body, and 2 minutes for an idle keep-alive connection to send
 // its next request. The read deadline ends when the handler has read the
 // body to its end (net/http clears it to watch for the client going away),
 // so a handler that then waits, a long poll, is not cut short; there is no
