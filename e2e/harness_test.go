@@ -93,10 +93,18 @@ func freeAddr(t *testing.T) string {
 // start runs herald on dataDir and waits for "herald ready".
 func start(t *testing.T, dataDir string, env []string, args ...string) *node {
 	t.Helper()
+	return startVia(t, nil, dataDir, env, args...)
+}
+
+// startVia is start with herald run by a wrapper command, such as a shell
+// that lowers a limit and execs its arguments.
+func startVia(t *testing.T, wrapper []string, dataDir string, env []string, args ...string) *node {
+	t.Helper()
 	addr := freeAddr(t)
 	base := []string{"serve", "--data-dir", dataDir, "--http-addr", addr, "--mqtt-addr", "", "--mqtt-http-addr", "",
 		"--secret-id", secretID, "--secret-key", secretKey, "--allow-private-endpoints", "--retry-interval-scale", "0.01"}
-	cmd := exec.Command(binary, append(base, args...)...)
+	argv := append(append(append(wrapper[:len(wrapper):len(wrapper)], binary), base...), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)

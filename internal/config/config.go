@@ -75,6 +75,15 @@ type Config struct {
 	// MNSKeyRotation replaces the MNS signing key once it is this old; 0
 	// never. Defaults to 720h (30 days).
 	MNSKeyRotation time.Duration
+	// MaxConnections caps the connections each listener (HTTP API, MQTT
+	// gateway, MQTT, MQTT over TLS) holds open at once; more wait in the
+	// kernel's accept queue. 0 derives it from the open-file limit, keeping a
+	// quarter of it (at least 256) for the engine. Defaults to 0.
+	MaxConnections int
+	// HTTPReadTimeout is how long a client has to send a whole HTTP request,
+	// body included, on the API and the MQTT gateway; a long poll's wait
+	// does not count. Defaults to 30s.
+	HTTPReadTimeout time.Duration
 	// LogLevel is debug, info, warn or error. Defaults to "info".
 	LogLevel string
 	// LogFormat is "text" (logfmt) or "json". Defaults to "text".
@@ -117,6 +126,8 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.DurationVar(&c.SignatureWindow, "signature-window", 5*time.Minute, "allowed distance of a request Timestamp from now")
 	fs.StringVar(&c.PublicURL, "public-url", "", "base URL receivers use to reach this server (default http://<http-addr>)")
 	fs.DurationVar(&c.MNSKeyRotation, "mns-key-rotation", 720*time.Hour, "replace the MNS signing key when it is this old (0 = never)")
+	fs.IntVar(&c.MaxConnections, "max-connections", 0, "connections each listener holds open at once; more wait (0 = from the open-file limit)")
+	fs.DurationVar(&c.HTTPReadTimeout, "http-read-timeout", 30*time.Second, "how long a client has to send an HTTP request with its body")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	if err := fs.Parse(args); err != nil {
@@ -241,6 +252,12 @@ func (c Config) validate() error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	if c.MaxConnections < 0 {
+		errs = append(errs, errors.New("--max-connections must not be negative (0 = from the open-file limit)"))
+	}
+	if c.HTTPReadTimeout <= 0 {
+		errs = append(errs, errors.New("--http-read-timeout must be positive"))
 	}
 	if c.NatsReplicas < 1 || c.NatsReplicas > 5 {
 		errs = append(errs, errors.New("--nats-replicas must be 1..5"))

@@ -29,6 +29,8 @@ func TestDefaults(t *testing.T) {
 	require.Empty(t, c.NatsURL)
 	require.Equal(t, 15*time.Second, c.PushTimeout)
 	require.Equal(t, 100, c.MaxSubscriptionsPerTopic)
+	require.Equal(t, 0, c.MaxConnections, "derived from the open-file limit")
+	require.Equal(t, 30*time.Second, c.HTTPReadTimeout)
 	always, every, err := c.FsyncPolicy()
 	require.NoError(t, err)
 	require.False(t, always)
@@ -45,13 +47,15 @@ app_id: 5
 allow_private_endpoints: true
 delivery: false
 retry_interval_scale: 0.5
+max_connections: 500
+http_read_timeout: 5s
 mqtt:
   users:
     - {username: alice, password: secret}
   http_publish_rate: 10
 `), 0o600))
 	c, err := config.Parse([]string{"--config", file, "--http-addr", ":3"}, env(map[string]string{
-		"HERALD_HTTP_ADDR": ":2", "HERALD_APP_ID": "6", "HERALD_FSYNC": "always",
+		"HERALD_HTTP_ADDR": ":2", "HERALD_APP_ID": "6", "HERALD_FSYNC": "always", "HERALD_MAX_CONNECTIONS": "700",
 	}), io.Discard)
 	require.NoError(t, err)
 	require.Equal(t, ":3", c.HTTPAddr, "flag")
@@ -60,6 +64,8 @@ mqtt:
 	require.True(t, c.AllowPrivateEndpoints)
 	require.False(t, c.Delivery)
 	require.Equal(t, 0.5, c.RetryIntervalScale)
+	require.Equal(t, 700, c.MaxConnections, "env over file")
+	require.Equal(t, 5*time.Second, c.HTTPReadTimeout, "file")
 	always, _, err := c.FsyncPolicy()
 	require.NoError(t, err)
 	require.True(t, always)
@@ -104,6 +110,8 @@ func TestInvalidSettings(t *testing.T) {
 		{"bad fsync", []string{"--fsync", "sometimes"}, nil, "--fsync"},
 		{"negative scale", []string{"--retry-interval-scale", "-1"}, nil, "retry-interval-scale"},
 		{"replicas", []string{"--nats-replicas", "9"}, nil, "nats-replicas"},
+		{"negative max connections", []string{"--max-connections", "-1"}, nil, "--max-connections must not be negative"},
+		{"zero read timeout", nil, map[string]string{"HERALD_HTTP_READ_TIMEOUT": "0s"}, "--http-read-timeout must be positive"},
 		{"missing file", []string{"--config", filepath.Join(dir, "none.yaml")}, nil, "no such file"},
 		{"unknown key", []string{"--config", write("u.yaml", "dat_dir: x\n")}, nil, `unknown key "dat_dir"`},
 		{"list for scalar", []string{"--config", write("l.yaml", "app_id: [1]\n")}, nil, "single value"},

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/eclipse/paho.golang/paho"
 	"github.com/stretchr/testify/require"
@@ -195,4 +196,28 @@ func TestHTTPSGatewayClientCertificate(t *testing.T) {
 		resp.Body.Close()
 	}
 	require.Error(t, err)
+}
+
+// With MaxConns 1, a second client waits for the first to leave: its
+// CONNECT is answered once the first connection has closed and given its
+// slot back.
+func TestMaxConnsQueuesClientsUntilASlotFrees(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, Config{Users: []User{root}, MaxConns: 1, HTTPAddr: "-"}, nil)
+	first := dial(t, s, "first", "root", "toor")
+
+	conn, err := net.Dial("tcp", s.MQTTAddr()) // in the accept queue
+	require.NoError(t, err)
+	second := make(chan error, 1)
+	go func() {
+		_, _, err := connect(t, conn, credentials("second", "root", "toor"))
+		second <- err
+	}()
+	require.NoError(t, first.Disconnect(&paho.Disconnect{ReasonCode: 0}))
+	select {
+	case err := <-second:
+		require.NoError(t, err, "the second client is served once the first has gone")
+	case <-time.After(wait):
+		t.Fatal("the second client was never served: the first connection's slot was not given back")
+	}
 }

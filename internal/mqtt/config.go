@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"time"
+
+	"github.com/herald-mq/herald/internal/guard"
 )
 
 // The listener addresses' defaults. An empty address turns its listener off,
@@ -42,6 +45,15 @@ type Config struct {
 	// HTTPTLS serves the gateway over HTTPS with TLSCert and TLSKey.
 	// Defaults to false.
 	HTTPTLS bool `yaml:"http_tls"`
+	// MaxConns caps the connections each listener (MQTT, MQTT over TLS, the
+	// gateway) holds open at once; more wait in the kernel's accept queue.
+	// herald sets it from --max-connections, not from the mqtt: section.
+	// Defaults to 0: no cap.
+	MaxConns int `yaml:"-"`
+	// HTTPReadTimeout is how long a gateway client has to send a whole
+	// request with its body. herald sets it from --http-read-timeout.
+	// Defaults to 30s.
+	HTTPReadTimeout time.Duration `yaml:"-"`
 	// AllowAnonymous lets clients without credentials connect and publish;
 	// they may publish and subscribe to every topic. Defaults to false.
 	AllowAnonymous bool `yaml:"allow_anonymous"`
@@ -94,6 +106,7 @@ func DefaultConfig() Config {
 func (c Config) WithDefaults() Config {
 	c.HTTPPublishRate = cmp.Or(c.HTTPPublishRate, 1000)
 	c.MaxPacketSize = cmp.Or(c.MaxPacketSize, 1<<20)
+	c.HTTPReadTimeout = cmp.Or(c.HTTPReadTimeout, guard.DefaultReadTimeout)
 	return c
 }
 
@@ -104,6 +117,12 @@ func (c Config) validate() error {
 	}
 	if c.MaxPacketSize < 0 || int64(c.MaxPacketSize) > math.MaxUint32 {
 		errs = append(errs, fmt.Errorf("max_packet_size %d is out of range", c.MaxPacketSize))
+	}
+	if c.MaxConns < 0 {
+		errs = append(errs, fmt.Errorf("max connections %d is negative", c.MaxConns))
+	}
+	if c.HTTPReadTimeout < 0 {
+		errs = append(errs, fmt.Errorf("http read timeout %v is negative", c.HTTPReadTimeout))
 	}
 	needCert := c.TLSAddr != "" || c.HTTPTLS || c.ClientCA != ""
 	if needCert && (c.TLSCert == "" || c.TLSKey == "") {

@@ -8,7 +8,10 @@
 // (TLSAddr) and the gateway over HTTP/1.0 and 1.1 (HTTPAddr), HTTPS with
 // HTTPTLS. With ClientCA, TLS clients may present a certificate signed by it
 // instead of a password; the certificate's Common Name is then the
-// client's identity (and, on the gateway, its client id).
+// client's identity (and, on the gateway, its client id). Each listener
+// holds at most MaxConns connections (more wait in the kernel's accept
+// queue); an MQTT client must send CONNECT within guard.HeaderTimeout and a
+// gateway request must arrive with its body within HTTPReadTimeout.
 //
 // # Identity and ACL
 //

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -371,4 +372,28 @@ func BenchmarkGateway(b *testing.B) {
 			b.Fatal(rec.Code, rec.Body.String())
 		}
 	}
+}
+
+// A body that does not arrive within HTTPReadTimeout is answered 400 and
+// its connection closed, instead of holding a file descriptor for ever.
+func TestGatewayClosesASlowBody(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, Config{Users: []User{root}, HTTPReadTimeout: 200 * time.Millisecond}, nil)
+	c, err := net.Dial("tcp", s.HTTPAddr())
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = io.WriteString(c, "POST /topics/home HTTP/1.1\r\nHost: x\r\nAuthorization: Basic cm9vdDp0b29y\r\n"+
+		"Content-Length: 100000\r\n\r\nabc")
+	require.NoError(t, err)
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(wait)))
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.Equal(t, "invalid payload: cannot read the body\n", string(body))
+	_, err = br.ReadByte()
+	require.ErrorIs(t, err, io.EOF, "the server closed the connection")
 }

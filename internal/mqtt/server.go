@@ -18,6 +18,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/herald-mq/herald/internal/clock"
+	"github.com/herald-mq/herald/internal/guard"
 )
 
 // Server is the embedded broker with its MQTT, MQTT-over-TLS and HTTP
@@ -130,25 +131,19 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}()
 
 	if s.cfg.Addr != "" {
-		l := listeners.NewTCP(listeners.Config{ID: "tcp", Address: s.cfg.Addr})
-		if err := s.broker.srv.AddListener(l); err != nil {
-			return fmt.Errorf("mqtt: listen on %s: %w", s.cfg.Addr, err)
+		if s.mqttAddr, err = s.addListener(ctx, "tcp", s.cfg.Addr, nil); err != nil {
+			return err
 		}
-		s.mqttAddr = l.Address()
 	}
 	if s.cfg.TLSAddr != "" {
-		l := listeners.NewTCP(listeners.Config{ID: "tls", Address: s.cfg.TLSAddr, TLSConfig: s.tls})
-		if err := s.broker.srv.AddListener(l); err != nil {
-			return fmt.Errorf("mqtt: listen on %s: %w", s.cfg.TLSAddr, err)
+		if s.tlsAddr, err = s.addListener(ctx, "tls", s.cfg.TLSAddr, s.tls); err != nil {
+			return err
 		}
-		s.tlsAddr = l.Address()
 	}
 	var ln net.Listener
 	if s.cfg.HTTPAddr != "" {
-		var lc net.ListenConfig
-		ln, err = lc.Listen(ctx, "tcp", s.cfg.HTTPAddr)
-		if err != nil {
-			return fmt.Errorf("mqtt: gateway listen on %s: %w", s.cfg.HTTPAddr, err)
+		if ln, err = s.listen(ctx, "http", s.cfg.HTTPAddr, 0); err != nil {
+			return fmt.Errorf("mqtt: gateway %w", err)
 		}
 		s.httpAddr = ln.Addr().String()
 	}
@@ -181,20 +176,45 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	return nil
 }
 
+// listen binds addr with the connection cap; a positive firstRead is the
+// time a new connection has to send its first packet.
+func (s *Server) listen(ctx context.Context, name, addr string, firstRead time.Duration) (net.Listener, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return guard.Listener(ln, guard.ListenerConfig{
+		Name: "mqtt-" + name, MaxConns: s.cfg.MaxConns, FirstReadTimeout: firstRead, Log: s.log,
+	}), nil
+}
+
+// addListener adds an MQTT listener on addr (over TLS with tc) to the broker
+// and returns its address. A client must send CONNECT within
+// guard.HeaderTimeout; mochi then replaces the deadline by its keep-alive.
+func (s *Server) addListener(ctx context.Context, id, addr string, tc *tls.Config) (string, error) {
+	ln, err := s.listen(ctx, id, addr, guard.HeaderTimeout)
+	if err != nil {
+		return "", fmt.Errorf("mqtt: %w", err)
+	}
+	if tc != nil {
+		ln = tls.NewListener(ln, tc)
+	}
+	if err := s.broker.srv.AddListener(listeners.NewNet(id, ln)); err != nil {
+		_ = ln.Close()
+		return "", fmt.Errorf("mqtt: listen on %s: %w", addr, err)
+	}
+	return ln.Addr().String(), nil
+}
+
 func (s *Server) serveGateway(ln net.Listener) {
 	if s.cfg.HTTPTLS {
 		tc := s.tls.Clone()
 		tc.NextProtos = []string{"http/1.1"} // the gateway speaks HTTP/1.0 and 1.1 only
 		ln = tls.NewListener(ln, tc)
 	}
-	s.httpSrv = &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute, // a body is at most MaxPacketSize
-		IdleTimeout:       2 * time.Minute,
-		ConnContext:       s.gateway.connContext,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-	}
+	s.httpSrv = guard.Server(s.handler, s.cfg.HTTPReadTimeout, slog.NewLogLogger(s.log.Handler(), slog.LevelDebug))
+	s.httpSrv.ConnContext = s.gateway.connContext
 	s.served = make(chan struct{})
 	go func() {
 		defer close(s.served)

@@ -38,6 +38,7 @@ func newMQTT(cfg config.Config, clk clock.Clock, log *slog.Logger, kv mqtt.KVFun
 	}
 	mc.Addr, mc.HTTPAddr, mc.TLSAddr = cfg.MQTTAddr, cfg.MQTTHTTPAddr, cfg.MQTTTLSAddr
 	mc.TLSCert, mc.TLSKey, mc.ClientCA, mc.HTTPTLS = cfg.MQTTTLSCert, cfg.MQTTTLSKey, cfg.MQTTClientCA, cfg.MQTTHTTPTLS
+	mc.MaxConns, mc.HTTPReadTimeout = maxConnections(cfg), cfg.HTTPReadTimeout
 	return mqtt.New(mc, log, clk, mqtt.WithStore(kv, stream))
 }
 

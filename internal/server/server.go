@@ -205,14 +205,9 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		return err
 	}
 
-	httpSrv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	httpSrv := newHTTPServer(cfg, mux, log)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- httpSrv.Serve(httpLn) }()
+	go func() { serveErr <- httpSrv.Serve(guardHTTP(httpLn, cfg, log)) }()
 	log.Info("listening", "http", httpLn.Addr().String(), "engine_embedded", eng.Embedded())
 	fmt.Fprintln(stdout, ReadyLine)
 
