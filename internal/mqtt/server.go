@@ -29,6 +29,7 @@ type Server struct {
 	broker  *broker
 	kv      KVFunc     // nil: state in memory only
 	stream  StreamFunc // nil: the store lists keys through key watches
+	given   Listeners  // opened by the caller
 	gateway *Gateway
 	handler http.Handler // the gateway with its metrics
 	metrics *metrics
@@ -50,6 +51,27 @@ type Option func(*options)
 type options struct {
 	kv     KVFunc
 	stream StreamFunc
+	lns    Listeners
+}
+
+// Listeners are sockets the caller has opened for the server to serve in
+// place of binding Config's addresses, so that a port in use is found
+// before anything else is done. Each one set is served on its own
+// protocol (TLS is wrapped around TLS by the server); the server closes
+// them when it stops or fails to start.
+type Listeners struct {
+	// MQTT serves MQTT over TCP in place of Config.Addr.
+	MQTT net.Listener
+	// TLS serves MQTT over TLS in place of Config.TLSAddr.
+	TLS net.Listener
+	// HTTP serves the publish gateway in place of Config.HTTPAddr.
+	HTTP net.Listener
+}
+
+// WithListeners serves the sockets in l instead of binding the configured
+// addresses of those set.
+func WithListeners(l Listeners) Option {
+	return func(o *options) { o.lns = l }
 }
 
 // WithStore keeps the broker's durable state (persistent sessions, their
@@ -105,6 +127,7 @@ func New(cfg Config, logger *slog.Logger, clk clock.Clock, opts ...Option) (*Ser
 		broker:  b,
 		kv:      o.kv,
 		stream:  o.stream,
+		given:   o.lns,
 		gateway: g,
 		handler: m.instrument(g),
 		metrics: m,
@@ -129,42 +152,53 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 	}()
 
-	if s.cfg.Addr != "" {
-		l := listeners.NewTCP(listeners.Config{ID: "tcp", Address: s.cfg.Addr})
-		if err := s.broker.srv.AddListener(l); err != nil {
+	var ln net.Listener
+	defer func() {
+		if err != nil {
+			s.given.close()
+			if ln != nil {
+				_ = ln.Close()
+			}
+		}
+	}()
+	mqttLn, err := listen(ctx, s.given.MQTT, s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("mqtt: listen on %s: %w", s.cfg.Addr, err)
+	}
+	if mqttLn != nil {
+		if err := s.broker.srv.AddListener(listeners.NewNet("tcp", mqttLn)); err != nil {
+			_ = mqttLn.Close()
 			return fmt.Errorf("mqtt: listen on %s: %w", s.cfg.Addr, err)
 		}
-		s.mqttAddr = l.Address()
+		s.mqttAddr = mqttLn.Addr().String()
 	}
-	if s.cfg.TLSAddr != "" {
-		l := listeners.NewTCP(listeners.Config{ID: "tls", Address: s.cfg.TLSAddr, TLSConfig: s.tls})
-		if err := s.broker.srv.AddListener(l); err != nil {
+	tlsLn, err := listen(ctx, s.given.TLS, s.cfg.TLSAddr)
+	if err != nil {
+		return fmt.Errorf("mqtt: listen on %s: %w", s.cfg.TLSAddr, err)
+	}
+	if tlsLn != nil && s.tls == nil {
+		return errors.New("mqtt: a TLS listener needs tls_cert and tls_key")
+	}
+	if tlsLn != nil {
+		s.tlsAddr = tlsLn.Addr().String()
+		if err := s.broker.srv.AddListener(listeners.NewNet("tls", tls.NewListener(tlsLn, s.tls))); err != nil {
+			_ = tlsLn.Close()
 			return fmt.Errorf("mqtt: listen on %s: %w", s.cfg.TLSAddr, err)
 		}
-		s.tlsAddr = l.Address()
 	}
-	var ln net.Listener
-	if s.cfg.HTTPAddr != "" {
-		var lc net.ListenConfig
-		ln, err = lc.Listen(ctx, "tcp", s.cfg.HTTPAddr)
-		if err != nil {
-			return fmt.Errorf("mqtt: gateway listen on %s: %w", s.cfg.HTTPAddr, err)
-		}
+	if ln, err = listen(ctx, s.given.HTTP, s.cfg.HTTPAddr); err != nil {
+		return fmt.Errorf("mqtt: gateway listen on %s: %w", s.cfg.HTTPAddr, err)
+	}
+	if ln != nil {
 		s.httpAddr = ln.Addr().String()
 	}
 	if s.broker.store != nil {
 		// Before Serve, which loads what this reads.
 		if err := s.broker.store.open(ctx, s.kv, s.stream); err != nil {
-			if ln != nil {
-				_ = ln.Close()
-			}
 			return err
 		}
 	}
 	if err := s.broker.srv.Serve(); err != nil {
-		if ln != nil {
-			_ = ln.Close()
-		}
 		return fmt.Errorf("mqtt: serve: %w", err)
 	}
 	s.broker.running.Store(true)
@@ -179,6 +213,25 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	s.log.Info("mqtt listening", "mqtt", s.mqttAddr, "tls", s.tlsAddr, "http", s.httpAddr, "https", s.cfg.HTTPTLS)
 	return nil
+}
+
+// listen returns given if set, else a socket bound to addr, else nil (the
+// listener is off).
+func listen(ctx context.Context, given net.Listener, addr string) (net.Listener, error) {
+	if given != nil || addr == "" {
+		return given, nil
+	}
+	var lc net.ListenConfig
+	return lc.Listen(ctx, "tcp", addr)
+}
+
+// close closes the sockets set.
+func (l Listeners) close() {
+	for _, ln := range []net.Listener{l.MQTT, l.TLS, l.HTTP} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
 }
 
 func (s *Server) serveGateway(ln net.Listener) {
