@@ -9,8 +9,8 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
-	"math/big"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -230,12 +230,12 @@ func TestReplayRefusedAfterRestart(t *testing.T) {
 				_, err := n.stop()
 				require.NoError(t, err)
 			}
-			n = start(t, dir, nil, "--http-addr", n.addr)
+			start(t, dir, nil, "--http-addr", n.addr) // the captured request's Host
 			code, msg = rec.replay(t)
 			require.Equal(t, 4100, code)
 			require.Equal(t, "(10030)authentication failed: Nonce was already used", msg)
 			// The topic was created once, and fresh requests still pass.
-			_, err = n.Client.DeleteTopic(context.Background(), client.DeleteTopicRequest{TopicName: "replayed"})
+			_, err = c.DeleteTopic(context.Background(), client.DeleteTopicRequest{TopicName: "replayed"})
 			require.NoError(t, err)
 		})
 	}

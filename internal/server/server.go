@@ -141,13 +141,11 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		return err
 	}
 
-	// On a shared cluster another process may be sent a replay of a request
-	// this one served: nonces are then recorded in the engine too.
-	var nonces cmq.Nonces
-	if !eng.Embedded() {
-		if nonces, err = nonce.Open(ctx, eng.ExpiringKV, 2*cfg.SignatureWindow); err != nil {
-			return err
-		}
+	// Nonces are recorded in the engine, so that a replay is refused by
+	// another process of a cluster and after a restart alike.
+	nonces, err := nonce.Open(ctx, eng.ExpiringKV, 2*cfg.SignatureWindow)
+	if err != nil {
+		return err
 	}
 	api, err := cmq.New(cmq.Config{
 		SignatureWindow:          cfg.SignatureWindow,
