@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -107,27 +108,25 @@ func TestSIGTERMDuringStartup(t *testing.T) {
 	require.NoError(t, os.WriteFile(file, nil, 0o600))
 	cmd := exec.Command(binary, "serve", "--data-dir", filepath.Join(file, "data"), "--http-addr", freeAddr(t),
 		"--mqtt-addr", "", "--mqtt-http-addr", "")
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
 	// Its first log line says herald's own code runs (and has its SIGTERM
 	// handler): the Go runtime's default would end it at once otherwise.
-	logged := make(chan struct{})
-	go func() {
-		one := make([]byte, 1)
-		if _, err := stderr.Read(one); err == nil {
-			close(logged)
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-	}()
+	logged := &firstWrite{c: make(chan struct{})}
+	cmd.Stderr = logged
+	require.NoError(t, cmd.Start())
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
-	case <-logged:
-	case <-done:
-		t.Fatal("herald exited without a word")
+	case <-logged.c:
+	case <-done: // Wait returns once stderr is copied: logged.c is final
+		select {
+		case <-logged.c:
+			return // it found the data dir unusable and said so before the signal
+		default:
+			t.Fatal("herald exited without a word")
+		}
 	case <-time.After(exitsBy):
 		_ = cmd.Process.Kill()
+		<-done
 		t.Fatal("herald logged nothing")
 	}
 	_ = cmd.Process.Signal(syscall.SIGTERM) // it may have exited already: the data dir is unusable
@@ -164,6 +163,17 @@ func TestPortInUseWritesNothing(t *testing.T) {
 			require.ErrorIs(t, err, os.ErrNotExist, "nothing may be written before the listeners are open:\n%s", out)
 		})
 	}
+}
+
+// firstWrite closes c on the first write to it.
+type firstWrite struct {
+	c    chan struct{}
+	once sync.Once
+}
+
+func (w *firstWrite) Write(p []byte) (int, error) {
+	w.once.Do(func() { close(w.c) })
+	return len(p), nil
 }
 
 // capture records the last request a client sends, to send its very bytes
