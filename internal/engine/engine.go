@@ -179,10 +179,12 @@ func startEmbedded(ctx context.Context, cfg Config, dir string, log *slog.Logger
 	for !srv.ReadyForConnections(100 * time.Millisecond) {
 		if err := ctx.Err(); err != nil {
 			srv.Shutdown()
+			srv.WaitForShutdown()
 			return nil, fmt.Errorf("engine: embedded server start: %w", err)
 		}
 		if time.Now().After(deadline) {
 			srv.Shutdown()
+			srv.WaitForShutdown()
 			return nil, fmt.Errorf("engine: embedded server did not start in %v", startTimeout)
 		}
 	}
