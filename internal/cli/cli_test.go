@@ -54,3 +54,24 @@ func TestPrintResultDropsTheEnvelope(t *testing.T) {
 	require.Equal(t, "{\n  \"msgId\": \"AB\",\n  \"requestId\": \"1\"\n}\n", out.String())
 	require.False(t, strings.Contains(out.String(), "code"))
 }
+
+// Help names the variable a secret comes from, never the secret.
+func TestHelpNeverPrintsTheSecretKey(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"publish", "-h"}, {"queue", "send", "-h"}, {"serve", "-h"}} {
+		e, out, errOut := env()
+		e.Getenv = func(name string) string {
+			if name == "HERALD_SECRET_KEY" {
+				return "the-key-itself"
+			}
+			return ""
+		}
+		require.Equal(t, 0, Main(context.Background(), args, e))
+		help := out.String() + errOut.String()
+		require.NotContains(t, help, "the-key-itself")
+		require.Contains(t, help, "(default from $HERALD_SECRET_KEY, set)", "%v", args)
+	}
+	e, out, errOut := env()
+	require.Equal(t, 0, Main(context.Background(), []string{"publish", "-h"}, e))
+	require.Contains(t, out.String()+errOut.String(), "(default from $HERALD_SECRET_KEY, not set)")
+}

@@ -95,7 +95,8 @@ func runClient(ctx context.Context, group string, args []string, env Env) int {
 	fs.SetOutput(env.Stderr)
 	server := fs.String("server", cmp.Or(env.Getenv("HERALD_SERVER"), "http://127.0.0.1:8080"), "herald API URL (env HERALD_SERVER)")
 	secretID := fs.String("secret-id", env.Getenv("HERALD_SECRET_ID"), "API SecretId (env HERALD_SECRET_ID)")
-	secretKey := fs.String("secret-key", env.Getenv("HERALD_SECRET_KEY"), "API SecretKey (env HERALD_SECRET_KEY)")
+	// The key is no flag default: help would print it.
+	secretKey := fs.String("secret-key", "", "API SecretKey "+fromEnv(env, secretKeyEnv))
 	values := make([]*string, len(cmd.flags))
 	lists := make([]*listFlag, len(cmd.flags))
 	for i, p := range cmd.flags {
@@ -119,6 +120,9 @@ func runClient(ctx context.Context, group string, args []string, env Env) int {
 	if fs.NArg() != len(cmd.args) {
 		fs.Usage()
 		return 2
+	}
+	if *secretKey == "" {
+		*secretKey = env.Getenv(secretKeyEnv)
 	}
 	var params []client.Param
 	for i, a := range cmd.args {
@@ -147,6 +151,18 @@ func runClient(ctx context.Context, group string, args []string, env Env) int {
 		return 1
 	}
 	return printResult(env.Stdout, raw)
+}
+
+// secretKeyEnv holds the API SecretKey for the client commands.
+const secretKeyEnv = "HERALD_SECRET_KEY"
+
+// fromEnv says whether the variable holding a secret is set, never its
+// value.
+func fromEnv(env Env, name string) string {
+	if env.Getenv(name) != "" {
+		return "(default from $" + name + ", set)"
+	}
+	return "(default from $" + name + ", not set)"
 }
 
 // interleave lets flags follow positional arguments: the flag package stops

@@ -112,7 +112,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.StringVar(&c.MQTTClientCA, "mqtt-client-ca", "", "PEM CA bundle: require client certificates signed by it")
 	fs.BoolVar(&c.MQTTHTTPTLS, "mqtt-http-tls", false, "serve the MQTT HTTP gateway over HTTPS")
 	fs.StringVar(&c.SecretID, "secret-id", "", "bootstrap account SecretId (generated on first start)")
-	fs.StringVar(&c.SecretKey, "secret-key", "", "bootstrap account SecretKey (generated on first start)")
+	fs.StringVar(&c.SecretKey, "secret-key", "", "bootstrap account SecretKey (generated on first start)"+setNote(getenv, "secret-key"))
 	fs.Int64Var(&c.AppID, "app-id", 1000000, "bootstrap account APPID (TopicOwner)")
 	fs.BoolVar(&c.AllowPrivateEndpoints, "allow-private-endpoints", false, "allow push to loopback/private addresses (dev and tests)")
 	fs.BoolVar(&c.Delivery, "delivery", true, "deliver topic messages from this process (false: an API-only node)")
@@ -165,6 +165,15 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 		}
 	}
 	return c, c.validate()
+}
+
+// setNote tells help that a flag holding a secret is set in the
+// environment, without its value (no secret flag has a default to print).
+func setNote(getenv func(string) string, flagName string) string {
+	if getenv(EnvName(flagName)) == "" {
+		return ""
+	}
+	return " (default from $" + EnvName(flagName) + ", set)"
 }
 
 func lookup(getenv func(string) string, name string) (string, bool) {

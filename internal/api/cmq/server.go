@@ -49,8 +49,8 @@ type Deps struct {
 	Stats Stats
 	// Backlog reports msgCount in GetSubscriptionAttributes; nil reports 0.
 	Backlog Backlog
-	// Nonces refuses a request replayed to another process of the cluster;
-	// nil checks nonces in this process only.
+	// Nonces records the nonce of every signed request, so that a replay is
+	// refused by any process, before or after a restart.
 	Nonces Nonces
 	// Queues serves the queue actions; nil leaves them out.
 	Queues Queues
@@ -88,14 +88,14 @@ type action struct {
 // New returns the API handler.
 func New(cfg Config, deps Deps) (*Server, error) {
 	cfg = cfg.WithDefaults()
-	if deps.Accounts == nil || deps.Topics == nil || deps.Messages == nil || deps.Log == nil {
-		return nil, errors.New("cmq: Accounts, Topics, Messages and Log are required")
+	if deps.Accounts == nil || deps.Topics == nil || deps.Messages == nil || deps.Nonces == nil || deps.Log == nil {
+		return nil, errors.New("cmq: Accounts, Topics, Messages, Nonces and Log are required")
 	}
 	deps.Clock = cmp.Or[clock.Clock](deps.Clock, clock.Real{})
 	s := &Server{
 		cfg:     cfg,
 		deps:    deps,
-		verify:  &verifier{accounts: deps.Accounts, clk: deps.Clock, window: cfg.SignatureWindow, nonces: newNonceCache(cfg.SignatureWindow), shared: deps.Nonces},
+		verify:  &verifier{accounts: deps.Accounts, clk: deps.Clock, window: cfg.SignatureWindow, nonces: deps.Nonces},
 		actions: map[string]action{},
 	}
 	s.addTopicActions()
