@@ -26,6 +26,7 @@ func TestDefaults(t *testing.T) {
 	require.False(t, c.AllowPrivateEndpoints)
 	require.True(t, c.Delivery)
 	require.Equal(t, 1.0, c.RetryIntervalScale)
+	require.Equal(t, 30*time.Second, c.DeliveryAckWait)
 	require.Empty(t, c.NatsURL)
 	require.Equal(t, 15*time.Second, c.PushTimeout)
 	require.Equal(t, 100, c.MaxSubscriptionsPerTopic)
@@ -104,6 +105,7 @@ func TestInvalidSettings(t *testing.T) {
 		{"bad fsync", []string{"--fsync", "sometimes"}, nil, "--fsync"},
 		{"negative scale", []string{"--retry-interval-scale", "-1"}, nil, "retry-interval-scale"},
 		{"replicas", []string{"--nats-replicas", "9"}, nil, "nats-replicas"},
+		{"short ack wait", []string{"--delivery-ack-wait", "10ms"}, nil, "--delivery-ack-wait"},
 		{"missing file", []string{"--config", filepath.Join(dir, "none.yaml")}, nil, "no such file"},
 		{"unknown key", []string{"--config", write("u.yaml", "dat_dir: x\n")}, nil, `unknown key "dat_dir"`},
 		{"list for scalar", []string{"--config", write("l.yaml", "app_id: [1]\n")}, nil, "single value"},
