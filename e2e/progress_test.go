@@ -153,7 +153,8 @@ func TestSIGTERMKeepsEachSubscriptionsProgress(t *testing.T) {
 	require.Eventually(t, func() bool { return p.slow.received(p.ids) == len(p.ids) }, 30*time.Second, 20*time.Millisecond)
 	// What was handed back is taken up at once: the slow endpoint needs
 	// (160-atStop) × 300 ms / 16 ≈ 2 s for it, far below the AckWait.
-	require.Less(t, time.Since(restarted), ackWait/2,
+	took = time.Since(restarted)
+	require.Less(t, took, ackWait/2,
 		"the slow subscription's %d handed-back messages waited for the AckWait", len(p.ids)-atStop)
 	// A source message redelivered by the engine would come AckWait after
 	// its first delivery, before the stop.
@@ -169,6 +170,8 @@ func TestSIGTERMKeepsEachSubscriptionsProgress(t *testing.T) {
 		require.Empty(t, h.duplicates(p.ids), "healthy subscription %d got messages twice", i)
 		require.Equal(t, len(p.ids), h.received(p.ids))
 	}
+	t.Logf("slow subscription: %d at the stop, all %d %v after the restart, %d pushed again",
+		atStop, len(p.ids), took.Round(time.Millisecond), len(p.slow.duplicates(p.ids)))
 }
 
 // A kill -9 while one subscription is slow: after the restart the slow one
@@ -206,7 +209,9 @@ func TestKillNineRepeatsOnlyPushesInFlight(t *testing.T) {
 	}
 	require.Never(t, func() bool { return len(stale()) > 0 }, time.Until(restarted.Add(ackWait+time.Second)), 50*time.Millisecond)
 	require.Empty(t, stale(), "healthy subscriptions got again messages not in flight at the kill")
-	for _, h := range p.healthy {
+	for i, h := range p.healthy {
 		require.Equal(t, len(p.ids), h.received(p.ids))
+		t.Logf("healthy subscription %d: %d messages pushed again (in flight at the kill)", i, len(h.duplicates(p.ids)))
 	}
+	t.Logf("slow subscription: %d of %d pushed again", len(p.slow.duplicates(p.ids)), len(p.ids))
 }

@@ -66,13 +66,13 @@ func (q fakeQueues) Enqueue(_ context.Context, _ int64, queue string, body []byt
 
 // recordingScheduler remembers when each retry was scheduled for.
 type recordingScheduler struct {
-	inner scheduler
-	at    chan time.Time
+	scheduler
+	at chan time.Time
 }
 
 func (r recordingScheduler) schedule(ctx context.Context, at time.Time, rec record) error {
 	r.at <- at
-	return r.inner.schedule(ctx, at, rec)
+	return r.scheduler.schedule(ctx, at, rec)
 }
 
 type rig struct {
@@ -113,7 +113,7 @@ func newRig(t *testing.T, scale float64, answer func(Attempt) (Outcome, bool)) *
 		DeferDelay: 50 * time.Millisecond,
 	}, Deps{JS: eng.JS, Stream: eng.Stream, Subs: store, Sender: r.sender, Queues: r.queues, Record: r.giveUps, Clock: clk, Log: log})
 	require.NoError(t, err)
-	r.sched = recordingScheduler{inner: svc.sched, at: make(chan time.Time, 100)}
+	r.sched = recordingScheduler{scheduler: svc.sched, at: make(chan time.Time, 100)}
 	svc.sched = r.sched
 	require.NoError(t, svc.Start(ctx))
 	t.Cleanup(func() {
