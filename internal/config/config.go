@@ -53,6 +53,10 @@ type Config struct {
 	// RetryIntervalScale multiplies every retry interval (tests only).
 	// Defaults to 1.
 	RetryIntervalScale float64
+	// DeliveryAckWait is how long the deliveries of a crashed process wait
+	// before another process (or the restarted one) takes them over.
+	// Defaults to 30s.
+	DeliveryAckWait time.Duration
 	// NatsURL uses an external JetStream cluster. Defaults to "" (embedded).
 	NatsURL string
 	// NatsReplicas is the stream replica count on an external cluster.
@@ -117,6 +121,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.BoolVar(&c.AllowPrivateEndpoints, "allow-private-endpoints", false, "allow push to loopback/private addresses (dev and tests)")
 	fs.BoolVar(&c.Delivery, "delivery", true, "deliver topic messages from this process (false: an API-only node)")
 	fs.Float64Var(&c.RetryIntervalScale, "retry-interval-scale", 1, "multiplies every retry interval (tests only)")
+	fs.DurationVar(&c.DeliveryAckWait, "delivery-ack-wait", 30*time.Second, "how long a crashed process's deliveries wait before they are taken over")
 	fs.StringVar(&c.NatsURL, "nats-url", "", "external NATS JetStream cluster (empty = embedded)")
 	fs.IntVar(&c.NatsReplicas, "nats-replicas", 3, "stream replicas on the external cluster")
 	fs.StringVar(&c.NatsCreds, "nats-creds", "", "credentials file for the external cluster")
@@ -245,6 +250,9 @@ func (c Config) validate() error {
 	}
 	if c.RetryIntervalScale <= 0 {
 		errs = append(errs, errors.New("--retry-interval-scale must be positive"))
+	}
+	if c.DeliveryAckWait < time.Second {
+		errs = append(errs, errors.New("--delivery-ack-wait must be at least 1s"))
 	}
 	if _, _, err := c.FsyncPolicy(); err != nil {
 		errs = append(errs, err)

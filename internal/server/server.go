@@ -126,6 +126,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 
 	policies := retry.Config{Scale: cfg.RetryIntervalScale}
 	deliveries, err := delivery.New(ctx, delivery.Config{
+		AckWait: cfg.DeliveryAckWait,
 		Policy: func(strategy string) delivery.RetryPolicy {
 			p, err := retry.New(strategy, policies)
 			if err != nil { // a stored strategy the API never accepts
