@@ -41,6 +41,13 @@ type Config struct {
 	SyncAlways bool
 	// ServerName names the embedded server. Defaults to "herald".
 	ServerName string
+	// MinFreeBytes is the free space below which the embedded engine's disk
+	// counts as full: writes are refused and the engine is not ready.
+	// Defaults to 8 MiB (the largest message herald writes).
+	MinFreeBytes uint64
+	// DiskCheckInterval is how often the embedded engine's free space is
+	// read. Defaults to 1 second.
+	DiskCheckInterval time.Duration
 }
 
 // WithDefaults returns the config with every unset field at its default.
@@ -52,6 +59,8 @@ func (c Config) WithDefaults() Config {
 	c.Replicas = cmp.Or(c.Replicas, 1)
 	c.SyncInterval = cmp.Or(c.SyncInterval, 2*time.Minute)
 	c.ServerName = cmp.Or(c.ServerName, "herald")
+	c.MinFreeBytes = cmp.Or(c.MinFreeBytes, maxPayload)
+	c.DiskCheckInterval = cmp.Or(c.DiskCheckInterval, time.Second)
 	return c
 }
 
@@ -78,6 +87,7 @@ type Engine struct {
 	replicas int
 	log      *slog.Logger
 	closed   chan struct{} // closed when NC is closed
+	disk     *disk         // the embedded server's storage; nil with an external one
 }
 
 // Open starts the embedded server (or dials the external cluster) and
@@ -103,11 +113,14 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Engine, error) {
 	}
 	url := cfg.NatsURL
 	if url == "" {
-		srv, err := startEmbedded(cfg, log)
+		d := newDisk(cfg.MinFreeBytes, cfg.DiskCheckInterval, log)
+		srv, srvOpts, err := startEmbedded(cfg, log, d.serverError)
 		if err != nil {
 			return nil, err
 		}
-		e.srv = srv
+		e.srv, e.disk = srv, d
+		d.srv, d.opts, d.dir = srv, srvOpts, srvOpts.StoreDir
+		go d.run()
 		opts = append(opts, nats.InProcessServer(srv))
 	} else if cfg.NatsCredentials != "" {
 		opts = append(opts, nats.UserCredentials(cfg.NatsCredentials))
@@ -131,10 +144,15 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Engine, error) {
 	return e, nil
 }
 
-func startEmbedded(cfg Config, log *slog.Logger) (*server.Server, error) {
+// maxPayload is the largest message the embedded server takes.
+const maxPayload = 8 << 20
+
+// startEmbedded starts the in-process server; onError sees every error line
+// it logs.
+func startEmbedded(cfg Config, log *slog.Logger, onError func(string)) (*server.Server, *server.Options, error) {
 	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
-		return nil, fmt.Errorf("engine: data dir: %w", err)
+		return nil, nil, fmt.Errorf("engine: data dir: %w", err)
 	}
 	opts := &server.Options{
 		ServerName:   cfg.ServerName,
@@ -145,19 +163,19 @@ func startEmbedded(cfg Config, log *slog.Logger) (*server.Server, error) {
 		SyncAlways:   cfg.SyncAlways,
 		NoSigs:       true,
 		// Big enough for the largest batch herald writes in one message.
-		MaxPayload: 8 << 20,
+		MaxPayload: maxPayload,
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
-		return nil, fmt.Errorf("engine: embedded server: %w", err)
+		return nil, nil, fmt.Errorf("engine: embedded server: %w", err)
 	}
-	srv.SetLoggerV2(natsLogger{log.With("component", "nats")}, false, false, false)
+	srv.SetLoggerV2(natsLogger{log: log.With("component", "nats"), onError: onError}, false, false, false)
 	srv.Start()
 	if !srv.ReadyForConnections(30 * time.Second) {
 		srv.Shutdown()
-		return nil, errors.New("engine: embedded server did not start in 30s")
+		return nil, nil, errors.New("engine: embedded server did not start in 30s")
 	}
-	return srv, nil
+	return srv, opts, nil
 }
 
 // Replicas is the replica count streams and buckets are created with.
@@ -189,6 +207,9 @@ func (e *Engine) Close() error {
 func (e *Engine) shutdownServer() {
 	if e.srv == nil {
 		return
+	}
+	if e.disk != nil {
+		e.disk.close()
 	}
 	e.srv.Shutdown()
 	e.srv.WaitForShutdown()
