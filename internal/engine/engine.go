@@ -131,6 +131,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Engine, error) {
 		return nil, fmt.Errorf("engine: connect: %w", err)
 	}
 	e.NC = nc
+	if e.disk != nil {
+		e.disk.conn.Store(nc)
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		_ = e.Close()

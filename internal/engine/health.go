@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 )
 
 // ErrNotReady is the engine unable to take writes; the error says why.
@@ -31,6 +32,7 @@ type disk struct {
 	log       logger
 	full      atomic.Bool // less than minFree left, or a write failed for lack of space
 	failed    atomic.Bool // the server failed a write since JetStream (re)started
+	conn      atomic.Pointer[nats.Conn]
 	restartMu sync.Mutex
 	stopOnce  sync.Once
 	stop      chan struct{}
@@ -102,6 +104,11 @@ func (d *disk) check() {
 		}
 		d.failed.Store(false)
 		d.full.Store(false)
+		// Reconnecting makes every consumer and watcher ask again at once,
+		// instead of after its missed heartbeats.
+		if nc := d.conn.Load(); nc != nil {
+			_ = nc.ForceReconnect()
+		}
 		d.log.Info("engine: space freed, JetStream restarted: writes accepted again", "free_bytes", free)
 	case d.full.Swap(false):
 		d.log.Info("engine: space freed: writes accepted again", "free_bytes", free)
