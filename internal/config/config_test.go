@@ -28,6 +28,7 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, 1.0, c.RetryIntervalScale)
 	require.Empty(t, c.NatsURL)
 	require.Equal(t, 15*time.Second, c.PushTimeout)
+	require.Equal(t, 5*time.Second, c.EngineRetryTimeout)
 	require.Equal(t, 100, c.MaxSubscriptionsPerTopic)
 	always, every, err := c.FsyncPolicy()
 	require.NoError(t, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/herald-mq/herald/internal/engine"
+	"github.com/herald-mq/herald/internal/engine/enginetest"
 )
 
 func TestClassify(t *testing.T) {
@@ -52,4 +53,12 @@ func TestClassify(t *testing.T) {
 			require.Equal(t, got, engine.Classify(got, !tc.full), "classifying twice changes nothing")
 		})
 	}
+}
+
+func TestEmbeddedEngineIsReady(t *testing.T) {
+	t.Parallel()
+	e := enginetest.New(t)
+	require.NoError(t, e.Ready(context.Background()))
+	require.False(t, e.Full())
+	require.ErrorIs(t, e.Classify(context.DeadlineExceeded), engine.ErrUnavailable)
 }
