@@ -92,9 +92,12 @@ func startNatsCluster(t *testing.T, n int) *natsCluster {
 		require.NoError(t, err)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		_, err = js.AccountInfo(ctx)
-		return err == nil
-	}, 30*time.Second, 100*time.Millisecond, "the JetStream cluster elected no meta leader")
+		// Ready once a stream with a replica on every node can be made.
+		if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "probe", Replicas: n}); err != nil {
+			return false
+		}
+		return js.DeleteStream(ctx, "probe") == nil
+	}, 30*time.Second, 100*time.Millisecond, "the JetStream cluster cannot place a stream on every node")
 	return c
 }
 

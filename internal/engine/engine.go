@@ -59,7 +59,7 @@ func (c Config) WithDefaults() Config {
 	c.Replicas = cmp.Or(c.Replicas, 1)
 	c.SyncInterval = cmp.Or(c.SyncInterval, 2*time.Minute)
 	c.ServerName = cmp.Or(c.ServerName, "herald")
-	c.MinFreeBytes = cmp.Or(c.MinFreeBytes, maxPayload)
+	c.MinFreeBytes = cmp.Or(c.MinFreeBytes, 8<<20)
 	c.DiskCheckInterval = cmp.Or(c.DiskCheckInterval, time.Second)
 	return c
 }
@@ -113,14 +113,15 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Engine, error) {
 	}
 	url := cfg.NatsURL
 	if url == "" {
-		d := newDisk(cfg.MinFreeBytes, cfg.DiskCheckInterval, log)
-		srv, srvOpts, err := startEmbedded(cfg, log, d.serverError)
+		srv, err := startEmbedded(cfg, log)
 		if err != nil {
 			return nil, err
 		}
-		e.srv, e.disk = srv, d
-		d.srv, d.opts, d.dir = srv, srvOpts, srvOpts.StoreDir
-		go d.run()
+		e.srv = srv
+		if e.disk, err = watchDisk(cfg, srv, log); err != nil {
+			e.shutdownServer()
+			return nil, err
+		}
 		opts = append(opts, nats.InProcessServer(srv))
 	} else if cfg.NatsCredentials != "" {
 		opts = append(opts, nats.UserCredentials(cfg.NatsCredentials))
@@ -147,15 +148,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Engine, error) {
 	return e, nil
 }
 
-// maxPayload is the largest message the embedded server takes.
-const maxPayload = 8 << 20
-
-// startEmbedded starts the in-process server; onError sees every error line
-// it logs.
-func startEmbedded(cfg Config, log *slog.Logger, onError func(string)) (*server.Server, *server.Options, error) {
+func startEmbedded(cfg Config, log *slog.Logger) (*server.Server, error) {
 	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
-		return nil, nil, fmt.Errorf("engine: data dir: %w", err)
+		return nil, fmt.Errorf("engine: data dir: %w", err)
 	}
 	opts := &server.Options{
 		ServerName:   cfg.ServerName,
@@ -166,19 +162,19 @@ func startEmbedded(cfg Config, log *slog.Logger, onError func(string)) (*server.
 		SyncAlways:   cfg.SyncAlways,
 		NoSigs:       true,
 		// Big enough for the largest batch herald writes in one message.
-		MaxPayload: maxPayload,
+		MaxPayload: 8 << 20,
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("engine: embedded server: %w", err)
+		return nil, fmt.Errorf("engine: embedded server: %w", err)
 	}
-	srv.SetLoggerV2(natsLogger{log: log.With("component", "nats"), onError: onError}, false, false, false)
+	srv.SetLoggerV2(natsLogger{log: log.With("component", "nats")}, false, false, false)
 	srv.Start()
 	if !srv.ReadyForConnections(30 * time.Second) {
 		srv.Shutdown()
-		return nil, nil, errors.New("engine: embedded server did not start in 30s")
+		return nil, errors.New("engine: embedded server did not start in 30s")
 	}
-	return srv, opts, nil
+	return srv, nil
 }
 
 // Replicas is the replica count streams and buckets are created with.

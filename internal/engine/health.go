@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,8 +30,8 @@ type disk struct {
 	minFree   uint64
 	interval  time.Duration
 	srv       *server.Server
-	opts      *server.Options
-	log       logger
+	jsConfig  server.JetStreamConfig // what the server started JetStream with
+	log       *slog.Logger
 	full      atomic.Bool // less than minFree left, or a write failed for lack of space
 	failed    atomic.Bool // the server failed a write since JetStream (re)started
 	conn      atomic.Pointer[nats.Conn]
@@ -39,16 +41,24 @@ type disk struct {
 	done      chan struct{}
 }
 
-type logger interface {
-	Info(msg string, args ...any)
-	Warn(msg string, args ...any)
-	Error(msg string, args ...any)
-}
-
-// newDisk returns a watcher; srv, opts and dir are set once the server
-// runs, before run.
-func newDisk(minFree uint64, interval time.Duration, log logger) *disk {
-	return &disk{minFree: minFree, interval: interval, log: log, stop: make(chan struct{}), done: make(chan struct{})}
+// watchDisk starts watching the embedded server's storage (the directory
+// startEmbedded gives it).
+func watchDisk(cfg Config, srv *server.Server, log *slog.Logger) (*disk, error) {
+	dir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("engine: data dir: %w", err)
+	}
+	d := &disk{
+		dir: filepath.Join(dir, "jetstream"), minFree: cfg.MinFreeBytes, interval: cfg.DiskCheckInterval,
+		srv: srv, log: log, stop: make(chan struct{}), done: make(chan struct{}),
+		jsConfig: server.JetStreamConfig{
+			SyncInterval: cfg.SyncInterval, SyncAlways: cfg.SyncAlways, Strict: true, CompressOK: true,
+		},
+	}
+	d.jsConfig.StoreDir = d.dir
+	srv.SetLoggerV2(natsLogger{log: log.With("component", "nats"), onError: d.serverError}, false, false, false)
+	go d.run()
+	return d, nil
 }
 
 // serverError is called with every error line of the embedded server; a
@@ -125,11 +135,8 @@ func (d *disk) restartJetStream() error {
 			return fmt.Errorf("shutdown: %w", err)
 		}
 	}
-	o := d.opts
-	return d.srv.EnableJetStream(&server.JetStreamConfig{
-		StoreDir: o.StoreDir, SyncInterval: o.SyncInterval, SyncAlways: o.SyncAlways,
-		MaxMemory: o.JetStreamMaxMemory, MaxStore: o.JetStreamMaxStore, Strict: !o.NoJetStreamStrict,
-	})
+	cfg := d.jsConfig
+	return d.srv.EnableJetStream(&cfg)
 }
 
 func freeBytes(dir string) (uint64, error) {
