@@ -78,11 +78,11 @@ func (d *disk) run() {
 	t := time.NewTicker(d.interval)
 	defer t.Stop()
 	for {
-		d.check()
 		select {
 		case <-d.stop:
 			return
 		case <-t.C:
+			d.check()
 		}
 	}
 }
