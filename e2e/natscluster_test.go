@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -17,13 +16,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// natsBinary builds nats-server from the module herald depends on, once.
+// natsBinary builds nats-server from the module herald depends on, once,
+// next to the herald binary (TestMain removes both).
 var natsBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "herald-e2e-nats")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "nats-server")
+	bin := filepath.Join(filepath.Dir(binary), "nats-server")
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/nats-io/nats-server/v2").CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("build nats-server: %w\n%s", err, out)
