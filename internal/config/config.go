@@ -66,6 +66,10 @@ type Config struct {
 	NatsCreds string
 	// Fsync is "always" or how often the embedded engine fsyncs. Defaults to "2m".
 	Fsync string
+	// EngineRetryTimeout is how long an API request waits for the engine
+	// (a new stream leader) before failing with a retryable error. Defaults
+	// to 5s.
+	EngineRetryTimeout time.Duration
 	// PushTimeout is how long an endpoint has to answer a push. Defaults to 15s.
 	PushTimeout time.Duration
 	// MaxSubscriptionsPerTopic caps Subscribe. Defaults to 100.
@@ -126,6 +130,8 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.IntVar(&c.NatsReplicas, "nats-replicas", 3, "stream replicas on the external cluster")
 	fs.StringVar(&c.NatsCreds, "nats-creds", "", "credentials file for the external cluster")
 	fs.StringVar(&c.Fsync, "fsync", "2m", `"always", or how often the embedded engine fsyncs (e.g. 1s, 2m)`)
+	fs.DurationVar(&c.EngineRetryTimeout, "engine-retry-timeout", 5*time.Second,
+		"how long an API request waits for the engine (e.g. a new stream leader) before a retryable error")
 	fs.DurationVar(&c.PushTimeout, "push-timeout", 15*time.Second, "how long an endpoint has to answer a push")
 	fs.IntVar(&c.MaxSubscriptionsPerTopic, "max-subscriptions-per-topic", 100, "subscriptions allowed on one topic")
 	fs.DurationVar(&c.SignatureWindow, "signature-window", 5*time.Minute, "allowed distance of a request Timestamp from now")
@@ -256,6 +262,9 @@ func (c Config) validate() error {
 	}
 	if _, _, err := c.FsyncPolicy(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.EngineRetryTimeout <= 0 {
+		errs = append(errs, errors.New("--engine-retry-timeout must be positive"))
 	}
 	if c.PushTimeout <= 0 {
 		errs = append(errs, errors.New("--push-timeout must be positive"))

@@ -29,6 +29,7 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, 30*time.Second, c.DeliveryAckWait)
 	require.Empty(t, c.NatsURL)
 	require.Equal(t, 15*time.Second, c.PushTimeout)
+	require.Equal(t, 5*time.Second, c.EngineRetryTimeout)
 	require.Equal(t, 100, c.MaxSubscriptionsPerTopic)
 	require.Equal(t, 0, c.MaxConnections, "derived from the open-file limit")
 	require.Equal(t, 30*time.Second, c.HTTPReadTimeout)

@@ -47,6 +47,13 @@ type Config struct {
 	SyncAlways bool
 	// ServerName names the embedded server. Defaults to "herald".
 	ServerName string
+	// MinFreeBytes is the free space below which the embedded engine's disk
+	// counts as full: writes are refused and the engine is not ready.
+	// Defaults to 8 MiB (the largest message herald writes).
+	MinFreeBytes uint64
+	// DiskCheckInterval is how often the embedded engine's free space is
+	// read. Defaults to 1 second.
+	DiskCheckInterval time.Duration
 }
 
 // WithDefaults returns the config with every unset field at its default.
@@ -58,6 +65,8 @@ func (c Config) WithDefaults() Config {
 	c.Replicas = cmp.Or(c.Replicas, 1)
 	c.SyncInterval = cmp.Or(c.SyncInterval, 2*time.Minute)
 	c.ServerName = cmp.Or(c.ServerName, "herald")
+	c.MinFreeBytes = cmp.Or(c.MinFreeBytes, 8<<20)
+	c.DiskCheckInterval = cmp.Or(c.DiskCheckInterval, time.Second)
 	return c
 }
 
@@ -85,6 +94,7 @@ type Engine struct {
 	replicas int
 	log      *slog.Logger
 	closed   chan struct{} // closed when NC is closed
+	disk     *disk         // the embedded server's storage; nil with an external one
 }
 
 // Open starts the embedded server (or dials the external cluster) and
@@ -126,6 +136,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Engine, error) {
 			return nil, err
 		}
 		e.srv = srv
+		if e.disk, err = watchDisk(cfg, srv, log); err != nil {
+			e.shutdownServer()
+			return nil, err
+		}
 		opts = append(opts, nats.InProcessServer(srv))
 	} else if cfg.NatsCredentials != "" {
 		opts = append(opts, nats.UserCredentials(cfg.NatsCredentials))
@@ -137,6 +151,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Engine, error) {
 		return nil, fmt.Errorf("engine: connect: %w", err)
 	}
 	e.NC = nc
+	if e.disk != nil {
+		e.disk.conn.Store(nc)
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		_ = e.Close()
@@ -173,7 +190,7 @@ func startEmbedded(ctx context.Context, cfg Config, dir string, log *slog.Logger
 	if err != nil {
 		return nil, fmt.Errorf("engine: embedded server: %w", err)
 	}
-	srv.SetLoggerV2(natsLogger{log.With("component", "nats")}, false, false, false)
+	srv.SetLoggerV2(natsLogger{log: log.With("component", "nats")}, false, false, false)
 	srv.Start()
 	deadline := time.Now().Add(startTimeout)
 	for !srv.ReadyForConnections(100 * time.Millisecond) {
@@ -244,6 +261,9 @@ func (e *Engine) Close() error {
 func (e *Engine) shutdownServer() {
 	if e.srv == nil {
 		return
+	}
+	if e.disk != nil {
+		e.disk.close()
 	}
 	e.srv.Shutdown()
 	e.srv.WaitForShutdown()

@@ -274,8 +274,11 @@ func (s *Service) pullErr(q *Queue, code, desc string) error {
 	if code == "409" && desc == "Exceeded MaxWaiting" {
 		return fmt.Errorf("queue: too many receives waiting on %s: %w", q.Name, ErrNoMessage)
 	}
-	if code == "409" && desc == "Consumer Deleted" || code == "503" {
+	if code == "409" && desc == "Consumer Deleted" {
 		return fmt.Errorf("queue: receive: %w: %s %s", ErrQueueNotFound, code, desc)
+	}
+	if code == "503" { // the queue is known, its consumer has no leader (yet)
+		return fmt.Errorf("queue: receive: %w", nats.ErrNoResponders)
 	}
 	return fmt.Errorf("queue: receive: engine answered %s %s", code, desc)
 }

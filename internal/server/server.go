@@ -152,7 +152,8 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		SignatureWindow:          cfg.SignatureWindow,
 		MaxSubscriptionsPerTopic: cfg.MaxSubscriptionsPerTopic,
 		AllowPrivateEndpoints:    cfg.AllowPrivateEndpoints,
-	}, cmq.Deps{Accounts: accounts, Topics: topics, Messages: publisher, Stats: stats, Backlog: deliveries, Nonces: nonces, Queues: queues, Clock: clk, Log: log})
+		EngineRetryTimeout:       cfg.EngineRetryTimeout,
+	}, cmq.Deps{Accounts: accounts, Topics: topics, Messages: publisher, Stats: stats, Backlog: deliveries, Nonces: nonces, Queues: queues, Engine: eng, Clock: clk, Log: log})
 	if err != nil {
 		return err
 	}
@@ -176,6 +177,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
 	})
+	mux.Handle("GET /readyz", readyHandler(readyChecks(cfg.Delivery, eng, deliveries, queues)...))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/mns/", keyring.Handler())
 	dash, err := dashboard.New(dashboard.Deps{

@@ -28,12 +28,18 @@ type Config struct {
 	// loopback, private or link-local address. Host names are checked when
 	// pushes dial, whatever this says. Defaults to false.
 	AllowPrivateEndpoints bool
+	// EngineRetryTimeout bounds a request: an action the engine cannot serve
+	// for now (no stream leader) is tried again until then, and then fails
+	// with a retryable error. A receive gets its polling wait on top.
+	// Defaults to 5 seconds.
+	EngineRetryTimeout time.Duration
 }
 
 // WithDefaults returns the config with every unset field at its default.
 func (c Config) WithDefaults() Config {
 	c.SignatureWindow = cmp.Or(c.SignatureWindow, 5*time.Minute)
 	c.MaxSubscriptionsPerTopic = cmp.Or(c.MaxSubscriptionsPerTopic, 100)
+	c.EngineRetryTimeout = cmp.Or(c.EngineRetryTimeout, 5*time.Second)
 	return c
 }
 
@@ -54,6 +60,9 @@ type Deps struct {
 	Nonces Nonces
 	// Queues serves the queue actions; nil leaves them out.
 	Queues Queues
+	// Engine classifies engine errors and tells whether its disk is full;
+	// nil neither retries nor refuses anything.
+	Engine Engine
 	Clock  clock.Clock
 	Log    *slog.Logger
 }
@@ -142,7 +151,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if ok && out != nil {
 			out.Action = a.name
 		}
-		acct, err := s.verify.verify(r.Context(), r, form)
+		ctx, cancel := context.WithTimeout(r.Context(), s.bound(name, form))
+		defer cancel()
+		acct, err := s.verify.verify(ctx, r, form)
 		if err != nil {
 			return nil, err
 		}
@@ -152,9 +163,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			return nil, errNoAction(name)
 		}
-		return a.serve(r.Context(), &Request{Account: acct, Params: Params{form}, RequestID: requestID})
+		return s.run(ctx, a.name, a.serve, &Request{Account: acct, Params: Params{form}, RequestID: requestID})
 	}()
 	if err != nil {
+		if s.deps.Engine != nil {
+			err = s.deps.Engine.Classify(err)
+		}
 		wire, unexpected := wireError(err)
 		if unexpected {
 			s.deps.Log.Error("cmq action failed", "requestId", requestID, "err", err)
