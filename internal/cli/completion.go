@@ -212,9 +212,14 @@ complete -F _herald herald
 `)
 }
 
-// zshQuote quotes s for zsh, escaping the colon _describe splits on.
 func zshQuote(s string) string {
-	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, ":", `\:`), "'", `'\''`) + "'"
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// zshItem is a name and its description for _describe, which splits them
+// at the first colon not escaped.
+func zshItem(name, about string) string {
+	return strings.ReplaceAll(name, ":", `\:`) + ":" + about
 }
 
 func zshItems(items []string) string {
@@ -228,7 +233,7 @@ func zshItems(items []string) string {
 func describe(nodes []node) string {
 	items := make([]string, len(nodes))
 	for i, n := range nodes {
-		items[i] = n.name + ":" + n.about
+		items[i] = zshItem(n.name, n.about)
 	}
 	return zshItems(items)
 }
@@ -270,7 +275,7 @@ _herald() {
 		} else if len(n.flags) > 0 {
 			items := make([]string, len(n.flags))
 			for i, f := range n.flags {
-				items[i] = dashes(f.name) + ":" + f.about
+				items[i] = zshItem(dashes(f.name), f.about)
 			}
 			fmt.Fprintf(w, "        %s)\n            items=(%s) ;;\n", zshQuote(path), zshItems(items))
 		}
@@ -310,7 +315,8 @@ function __herald_on
     set -l w (commandline -opc)
     test (count $w) -gt (count $argv); or return 1
     for i in (seq (count $argv))
-        test "$w[(math $i + 1)]" = "$argv[$i]"; or return 1
+        set -l j (math $i + 1)
+        test "$w[$j]" = "$argv[$i]"; or return 1
     end
 end
 
@@ -319,7 +325,8 @@ function __herald_at
     set -l w (commandline -opc)
     test (count $w) -eq (math (count $argv) + 1); or return 1
     for i in (seq (count $argv))
-        test "$w[(math $i + 1)]" = "$argv[$i]"; or return 1
+        set -l j (math $i + 1)
+        test "$w[$j]" = "$argv[$i]"; or return 1
     end
 end
 
