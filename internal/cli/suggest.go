@@ -8,7 +8,7 @@ import (
 
 // suggest returns the candidates a mistyped word most likely meant: those
 // it is a prefix of, and those within a small edit distance (a swap of two
-// neighbouring letters counts as one edit), closest first.
+// adjacent letters counts as one edit), closest first.
 func suggest(word string, candidates []string) []string {
 	if word == "" {
 		return nil

@@ -19,7 +19,7 @@ func TestSuggest(t *testing.T) {
 		{"subscriptoin", topCommands(), []string{"subscription"}},
 		{"del", queue, []string{"delete", "delete-message"}},
 		{"delete-mesage", queue, []string{"delete-message"}},
-		{"recieve", queue, []string{"receive"}},
+		{"recieve", queue, []string{"receive"}}, //nolint:misspell // the typo is the input
 		{"gte", queue, []string{"get"}},
 		{"sed", queue, []string{"send", "set"}},
 		{"xyz", queue, nil},
