@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/herald-mq/herald/client"
 )
 
 func TestInterleaveLetsFlagsFollowArguments(t *testing.T) {
@@ -177,4 +179,24 @@ func TestServeFlagsAreReadFromServeHelp(t *testing.T) {
 	}
 	require.Equal(t, compFlag{name: "data-dir", about: `embedded engine storage (default "./data")`, takesValue: true}, byName["data-dir"])
 	require.Equal(t, compFlag{name: "delivery", about: "deliver topic messages from this process (false: an API-only node) (default true)"}, byName["delivery"])
+}
+
+// Flags become the action's parameters: lists numbered, a true bool as 1,
+// an int as given, and flags not given are not sent.
+func TestParamsFromTypedFlags(t *testing.T) {
+	t.Parallel()
+	inv := newInvocation("subscription set", clientGroup["subscription"]["set"])
+	require.NoError(t, inv.fs.Parse(interleave(inv.fs, []string{"t", "--tag", "a", "s", "--retire-webhook-secrets", "--tag=b", "-o", "json"})))
+	require.Equal(t, []client.Param{
+		{Key: "topicName", Value: "t"}, {Key: "subscriptionName", Value: "s"},
+		{Key: "filterTag.1", Value: "a"}, {Key: "filterTag.2", Value: "b"},
+		{Key: "retireWebhookSecrets", Value: "1"},
+	}, inv.params())
+	require.Equal(t, outputJSON, inv.output)
+
+	inv = newInvocation("queue set", clientGroup["queue"]["set"])
+	require.NoError(t, inv.fs.Parse(interleave(inv.fs, []string{"q", "--visibility-timeout", "0", "--max-receive-count=-1"})))
+	require.Equal(t, []client.Param{
+		{Key: "queueName", Value: "q"}, {Key: "visibilityTimeout", Value: "0"}, {Key: "maxReceiveCount", Value: "-1"},
+	}, inv.params())
 }
