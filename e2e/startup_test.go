@@ -286,7 +286,7 @@ func TestHelpAndLogsNeverPrintSecrets(t *testing.T) {
 	commands := 0
 	for _, line := range strings.Split(top, "\n") {
 		f := strings.Fields(line)
-		if !strings.HasPrefix(line, "  herald ") || f[1] == "serve" || f[1] == "version" {
+		if !strings.HasPrefix(line, "  herald ") || f[1] == "serve" || f[1] == "version" || f[1] == "completion" {
 			continue
 		}
 		group := f[1]
