@@ -228,7 +228,7 @@ const minPull = 50 * time.Millisecond
 // once a record of every delivery is stored (record.go). On an error the
 // messages are handed back.
 func (s *Service) deliver(ctx context.Context, q *Queue, msgs []*nats.Msg) ([]Message, error) {
-	below, err := s.suspectBelow(ctx, q)
+	idx, err := s.index(ctx, q)
 	if err != nil {
 		nak(msgs)
 		return nil, err
@@ -242,18 +242,21 @@ func (s *Service) deliver(ctx context.Context, q *Queue, msgs []*nats.Msg) ([]Me
 			s.deps.Log.Error("queue: message without delivery metadata", "queue", q.Name, "reply", m.Reply)
 			continue
 		}
-		if d.streamSeq < below {
+		if d.streamSeq < idx.below {
 			suspects = append(suspects, d.streamSeq)
 		}
 		ds, kept = append(ds, d), append(kept, m)
 	}
-	recs, err := s.records(ctx, q, suspects)
-	if err != nil {
-		nak(kept)
-		return nil, err
+	var recs map[uint64]record
+	if len(suspects) > 0 {
+		if recs, err = s.records(ctx, q, idx, suspects); err != nil {
+			nak(kept)
+			return nil, err
+		}
 	}
 	var out []Message
-	var records, delivered []*nats.Msg
+	var delivered []*nats.Msg
+	var seqs, counts []uint64
 	for i, m := range kept {
 		d := ds[i]
 		r, ok := recs[d.streamSeq]
@@ -270,13 +273,13 @@ func (s *Service) deliver(ctx context.Context, q *Queue, msgs []*nats.Msg) ([]Me
 			continue
 		}
 		out = append(out, s.message(q, m, d, count))
-		records = append(records, receivedRecord(q, d.streamSeq, count))
 		delivered = append(delivered, m)
+		seqs, counts = append(seqs, d.streamSeq), append(counts, count)
 	}
-	if len(records) == 0 {
+	if len(out) == 0 {
 		return nil, nil
 	}
-	if _, err := s.await(ctx, s.publishAsync(records)); err != nil {
+	if _, err := s.publish(ctx, []*nats.Msg{receivedRecord(q, seqs, counts)}); err != nil {
 		nak(delivered)
 		return nil, fmt.Errorf("queue: receive: %w", err)
 	}
@@ -447,7 +450,7 @@ func (s *Service) deadLetter(ctx context.Context, q *Queue, msg *nats.Msg, d del
 	}
 	// The termination below is forgotten by an engine that stops before
 	// writing its consumer state; the record is not.
-	if _, err := s.publish(ctx, []*nats.Msg{deletedRecord(q, d.streamSeq)}); err != nil {
+	if _, err := s.publish(ctx, []*nats.Msg{deletedRecord(q, []uint64{d.streamSeq})}); err != nil {
 		s.deps.Log.Warn("queue: dead-lettered message not recorded; it may be copied again after a crash", "queue", q.Name, "err", err)
 	}
 	if err := msg.Respond([]byte("+TERM dead-lettered to " + dl.Name)); err != nil {
@@ -471,7 +474,7 @@ func (s *Service) Delete(ctx context.Context, appID int64, name string, handles 
 	guard := min(s.cfg.HandleGuard, time.Duration(q.VisibilityTimeout)*time.Second/10)
 	now := uint64(s.now().Add(guard).UnixMilli())
 	var acks []string
-	var records []*nats.Msg
+	var seqs []uint64
 	for i, raw := range handles {
 		h, err := DecodeHandle(q.Key, raw)
 		if err != nil || h.Epoch != q.Epoch || h.NextVisibleMs <= now {
@@ -479,12 +482,12 @@ func (s *Service) Delete(ctx context.Context, appID int64, name string, handles 
 			continue
 		}
 		acks = append(acks, ackSubject(q, h))
-		records = append(records, deletedRecord(q, h.StreamSeq))
+		seqs = append(seqs, h.StreamSeq)
 	}
 	if len(acks) == 0 {
 		return errs, nil
 	}
-	stored := s.publishAsync(records)
+	stored := s.publishAsync([]*nats.Msg{deletedRecord(q, seqs)})
 	// Acks on one connection reach the consumer in order: the last one, sent
 	// as a request, is answered after all of them are recorded (in memory).
 	for _, subj := range acks[:len(acks)-1] {

@@ -151,8 +151,8 @@ type Service struct {
 	dirty   map[string]bool // queue IDs with deletes the janitor has not purged
 
 	suspectMu  sync.Mutex
-	suspect    map[string]uint64 // queue ID → suspectBelow (record.go)
-	reconnects uint64            // the connection's reconnects when suspect was filled
+	suspect    map[string]*recordIndex // by queue ID (record.go)
+	reconnects uint64                  // the connection's reconnects when suspect was filled
 
 	runMu   sync.Mutex
 	stop    context.CancelFunc
@@ -181,7 +181,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, deps: deps, store: st, now: time.Now, dirty: map[string]bool{}, suspect: map[string]uint64{}}, nil
+	return &Service{cfg: cfg, deps: deps, store: st, now: time.Now, dirty: map[string]bool{}, suspect: map[string]*recordIndex{}}, nil
 }
 
 // Start runs the janitor that purges deleted messages; it first looks at
