@@ -212,7 +212,9 @@ func (s *Service) scanReplies(ctx context.Context, idx *recordIndex, ch <-chan *
 				return false, fmt.Errorf("%w: sequence %q", errRecordFormat, m.Header.Get("Nats-Sequence"))
 			}
 			err = parseRecord(m.Data, func(msg uint64, r record) {
-				if msg < idx.below {
+				// A process with settings from before a rewind may still
+				// store a record of it; it does not undo a newer one.
+				if prev, ok := idx.last[msg]; msg < idx.below && (!ok || r.rewinds >= prev.rewinds) {
 					idx.last[msg] = r
 				}
 			})
