@@ -43,6 +43,7 @@ type Server struct {
 	httpAddr  string
 	stopOnce  sync.Once
 	stopError error
+	lingering sync.WaitGroup // closed MQTT connections still draining
 }
 
 // Option adds an optional dependency to New.
@@ -184,6 +185,9 @@ func (s *Server) listen(ctx context.Context, name, addr string, firstRead time.D
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
+	if name != "http" {
+		ln = lingerListener{Listener: ln, wg: &s.lingering}
+	}
 	return guard.Listener(ln, guard.ListenerConfig{
 		Name: "mqtt-" + name, MaxConns: s.cfg.MaxConns, FirstReadTimeout: firstRead, Log: s.log,
 	}), nil
@@ -255,6 +259,16 @@ func (s *Server) Stop(ctx context.Context) error {
 		case <-ctx.Done():
 			errs = append(errs, fmt.Errorf("mqtt: broker close: %w", ctx.Err()))
 		}
+		drained := make(chan struct{})
+		go func() {
+			defer close(drained)
+			s.lingering.Wait()
+		}()
+		select {
+		case <-drained:
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("mqtt: closing connections: %w", ctx.Err()))
+		}
 		s.stopError = errors.Join(errs...)
 	})
 	return s.stopError
@@ -318,12 +332,22 @@ func newBroker(cfg Config, dir *directory, logger *slog.Logger, durable bool) (*
 	caps.MaximumClientWritesPending = 8192
 	caps.MaximumSessionExpiryInterval = math.MaxUint32
 	caps.MaximumPacketSize = uint32(cfg.MaxPacketSize)
+	// An acknowledgement carries no properties of the packet it
+	// acknowledges (mochi copies them by default; MQTT 5 clients such as
+	// paho-mqtt fail on the copied user properties).
+	caps.Compatibilities.NoInheritedPropertiesOnAck = true
 	srv := mochi.New(&mochi.Options{Capabilities: caps, Logger: logger})
-	if err := srv.AddHook(&authHook{dir: dir}, nil); err != nil {
+	refused := &refusals{}
+	if err := srv.AddHook(&authHook{dir: dir, refusals: refused}, nil); err != nil {
 		return nil, fmt.Errorf("mqtt: add auth hook: %w", err)
 	}
-	if err := srv.AddHook(&packetSizeHook{size: caps.MaximumPacketSize}, nil); err != nil {
-		return nil, fmt.Errorf("mqtt: add packet size hook: %w", err)
+	protocol := &protocolHook{
+		maxPacketSize: caps.MaximumPacketSize,
+		maxKeepAlive:  uint16(cfg.MaxKeepAlive),
+		refusals:      refused,
+	}
+	if err := srv.AddHook(protocol, nil); err != nil {
+		return nil, fmt.Errorf("mqtt: add protocol hook: %w", err)
 	}
 	b := &broker{srv: srv}
 	if durable {
@@ -371,22 +395,4 @@ func (b *broker) inject(clientID string, pk packets.Packet) error {
 		return ErrNotStored
 	}
 	return nil
-}
-
-// packetSizeHook tells MQTT 5 clients the largest packet the broker takes,
-// in CONNACK, which mochi enforces but does not announce.
-type packetSizeHook struct {
-	mochi.HookBase
-	size uint32
-}
-
-func (h *packetSizeHook) ID() string { return "herald-packet-size" }
-
-func (h *packetSizeHook) Provides(b byte) bool { return b == mochi.OnPacketEncode }
-
-func (h *packetSizeHook) OnPacketEncode(_ *mochi.Client, pk packets.Packet) packets.Packet {
-	if pk.FixedHeader.Type == packets.Connack && pk.ReasonCode == packets.CodeSuccess.Code {
-		pk.Properties.MaximumPacketSize = h.size
-	}
-	return pk
 }

@@ -1,0 +1,127 @@
+package mqtt
+
+import (
+	"sync"
+
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// protocolHook corrects what mochi-mqtt v2.7.9 would send where it departs
+// from the MQTT specifications, just before each packet is encoded, and
+// adds what herald announces:
+//   - CONNACK: Maximum Packet Size (MQTT 5), which mochi enforces but does
+//     not announce; the refusal codes of 3.1.1 (4 for bad credentials where
+//     mochi says 5, 2 for a zero-length client id without clean session
+//     where mochi says 0x80) and the reason authHook gave for a refusal.
+//   - Server Keep Alive (MQTT 5, set in OnConnect): an asked keep-alive of
+//     0 or above MaxKeepAlive becomes MaxKeepAlive.
+//   - PUBACK: reason 0x00 where mochi reuses 0x01 ("granted QoS 1"), which
+//     is no PUBACK reason code; a refused QoS 2 publish gets a PUBREC.
+//   - Acknowledgements (PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK)
+//     never carry the user properties of the packet they acknowledge.
+//   - No DISCONNECT to an MQTT 3.1.1 client: the packet does not exist there;
+//     the connection is closed without it.
+type protocolHook struct {
+	mochi.HookBase
+	maxPacketSize uint32
+	maxKeepAlive  uint16
+	refusals      *refusals
+}
+
+func (h *protocolHook) ID() string { return "herald-protocol" }
+
+func (h *protocolHook) Provides(b byte) bool {
+	return b == mochi.OnConnect || b == mochi.OnPacketEncode
+}
+
+// OnConnect bounds an MQTT 5 client's keep-alive before mochi sets the
+// connection's read deadline from it and sends CONNACK.
+func (h *protocolHook) OnConnect(cl *mochi.Client, _ packets.Packet) error {
+	if cl.Properties.ProtocolVersion >= 5 && (cl.State.Keepalive == 0 || cl.State.Keepalive > h.maxKeepAlive) {
+		cl.State.Keepalive = h.maxKeepAlive
+		cl.State.ServerKeepalive = true
+	}
+	return nil
+}
+
+// v3 CONNACK return codes (MQTT 3.1.1, 3.2.2.3).
+const (
+	connack3IdentifierRejected = 0x02
+	connack3BadCredentials     = 0x04
+	connack3NotAuthorized      = 0x05
+)
+
+func (h *protocolHook) OnPacketEncode(cl *mochi.Client, pk packets.Packet) packets.Packet {
+	v5 := cl.Properties.ProtocolVersion >= 5
+	switch pk.FixedHeader.Type {
+	case packets.Connack:
+		if pk.ReasonCode == packets.CodeSuccess.Code {
+			pk.Properties.MaximumPacketSize = h.maxPacketSize
+			break
+		}
+		refusal, ok := h.refusals.takeConnect(cl)
+		switch {
+		case v5 && ok:
+			pk.ReasonCode, pk.Properties.ReasonString = refusal.Code, refusal.Reason
+		case v5:
+		case ok && refusal == packets.ErrNotAuthorized:
+			pk.ReasonCode = connack3NotAuthorized
+		case pk.ReasonCode == connack3NotAuthorized:
+			// mochi's only source of 5 is its bad-credentials code.
+			pk.ReasonCode = connack3BadCredentials
+		case pk.ReasonCode == packets.ErrUnspecifiedError.Code:
+			// mochi's only 3.1.1 refusal with 0x80 is an empty client id
+			// without clean session [MQTT-3.1.3-8].
+			pk.ReasonCode = connack3IdentifierRejected
+		}
+	case packets.Puback:
+		if pk.ReasonCode == packets.CodeGrantedQos1.Code {
+			pk.ReasonCode = packets.CodeSuccess.Code
+		}
+		if pk.ReasonCode >= packets.ErrUnspecifiedError.Code && h.refusals.takePubrec(cl, pk.PacketID) {
+			pk.FixedHeader.Type = packets.Pubrec
+		}
+		pk.Properties.User = nil
+	case packets.Pubrec, packets.Pubrel, packets.Pubcomp, packets.Suback, packets.Unsuback:
+		pk.Properties.User = nil
+	case packets.Disconnect:
+		if !v5 {
+			// An unknown type fails to encode, so nothing is written;
+			// mochi closes the connection regardless.
+			pk.FixedHeader.Type = packets.Reserved
+		}
+	}
+	return pk
+}
+
+// refusals carries the reasons authHook refuses something to protocolHook,
+// which writes them into the packet that mochi sends with its own reason.
+type refusals struct {
+	connects sync.Map // *mochi.Client -> packets.Code
+	pubrecs  sync.Map // pubrecKey -> struct{}
+}
+
+type pubrecKey struct {
+	cl *mochi.Client
+	id uint16
+}
+
+func (r *refusals) connect(cl *mochi.Client, code packets.Code) { r.connects.Store(cl, code) }
+
+func (r *refusals) takeConnect(cl *mochi.Client) (packets.Code, bool) {
+	v, ok := r.connects.LoadAndDelete(cl)
+	if !ok {
+		return packets.Code{}, false
+	}
+	return v.(packets.Code), true
+}
+
+func (r *refusals) pubrec(cl *mochi.Client, id uint16) {
+	r.pubrecs.Store(pubrecKey{cl, id}, struct{}{})
+}
+
+func (r *refusals) takePubrec(cl *mochi.Client, id uint16) bool {
+	_, ok := r.pubrecs.LoadAndDelete(pubrecKey{cl, id})
+	return ok
+}
