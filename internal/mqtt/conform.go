@@ -1,6 +1,9 @@
 package mqtt
 
 import (
+	"cmp"
+	"math"
+	"slices"
 	"sync"
 
 	mochi "github.com/mochi-mqtt/server/v2"
@@ -22,8 +25,12 @@ import (
 //     never carry the user properties of the packet they acknowledge.
 //   - No DISCONNECT to an MQTT 3.1.1 client: the packet does not exist there;
 //     the connection is closed without it.
+//   - A resumed session's messages are sent again in the order they were
+//     first sent [MQTT-4.6.0-1] (OnSessionEstablish): mochi orders them by
+//     the second they were sent in, and within a second at random.
 type protocolHook struct {
 	mochi.HookBase
+	srv           *mochi.Server
 	maxPacketSize uint32
 	maxKeepAlive  uint16
 	refusals      *refusals
@@ -32,7 +39,35 @@ type protocolHook struct {
 func (h *protocolHook) ID() string { return "herald-protocol" }
 
 func (h *protocolHook) Provides(b byte) bool {
-	return b == mochi.OnConnect || b == mochi.OnPacketEncode
+	return b == mochi.OnConnect || b == mochi.OnPacketEncode || b == mochi.OnSessionEstablish
+}
+
+// OnSessionEstablish renumbers the Created times of the session's inflight
+// messages, which mochi sorts them by (as seconds, cast to 16 bits) when it
+// sends them again, so that the sort gives the order they were sent in: by
+// time, then by packet id, which mochi hands out in increasing order. With
+// no maximum message expiry (herald sets none), Created is used for nothing
+// else but the store's record of when the message was sent.
+func (h *protocolHook) OnSessionEstablish(cl *mochi.Client, pk packets.Packet) {
+	if pk.Connect.Clean {
+		return
+	}
+	old, ok := h.srv.Clients.Get(cl.ID)
+	if !ok || old.State.Inflight.Len() < 2 {
+		return
+	}
+	msgs := old.State.Inflight.GetAll(false)
+	slices.SortStableFunc(msgs, func(a, b packets.Packet) int {
+		return cmp.Or(cmp.Compare(a.Created, b.Created), cmp.Compare(a.PacketID, b.PacketID))
+	})
+	base := msgs[0].Created
+	if int(uint16(base))+len(msgs) > math.MaxUint16 {
+		base -= int64(uint16(base)) // keep the 16-bit values increasing
+	}
+	for i, m := range msgs {
+		m.Created = base + int64(i)
+		old.State.Inflight.Set(m)
+	}
 }
 
 // OnConnect bounds an MQTT 5 client's keep-alive before mochi sets the

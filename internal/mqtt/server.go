@@ -342,6 +342,7 @@ func newBroker(cfg Config, dir *directory, logger *slog.Logger, durable bool) (*
 		return nil, fmt.Errorf("mqtt: add auth hook: %w", err)
 	}
 	protocol := &protocolHook{
+		srv:           srv,
 		maxPacketSize: caps.MaximumPacketSize,
 		maxKeepAlive:  uint16(cfg.MaxKeepAlive),
 		refusals:      refused,
