@@ -197,7 +197,7 @@ func validateACL(where string, rules []ACLRule) []error {
 }
 
 // UnmarshalYAML decodes the mqtt: section, refusing a key it does not know
-// with the key's line, so that a misspelt setting is not silently ignored.
+// with the key's line, so that a mistyped setting is not silently ignored.
 func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 	if err := knownKeys(n, "mqtt", Config{}); err != nil {
 		return err

@@ -336,7 +336,7 @@ func newBroker(cfg Config, dir *directory, logger *slog.Logger, durable bool) (*
 	// acknowledges (mochi copies them by default; MQTT 5 clients such as
 	// paho-mqtt fail on the copied user properties).
 	caps.Compatibilities.NoInheritedPropertiesOnAck = true
-	srv := mochi.New(&mochi.Options{Capabilities: caps, Logger: logger})
+	srv := mochi.New(&mochi.Options{Capabilities: caps, Logger: slog.New(mochiLog{logger.Handler()})})
 	refused := &refusals{}
 	if err := srv.AddHook(&authHook{dir: dir, refusals: refused}, nil); err != nil {
 		return nil, fmt.Errorf("mqtt: add auth hook: %w", err)
@@ -397,3 +397,38 @@ func (b *broker) inject(clientID string, pk packets.Packet) error {
 	}
 	return nil
 }
+
+// mochiLog is the handler of the logger mochi gets. mochi logs every
+// publish that a hook refuses as an ERROR "publish packet error" with the
+// whole packet, payload included: for herald those are ACL refusals, which
+// the client is told about, and store failures, which the store logs
+// itself. They go to DEBUG.
+type mochiLog struct{ slog.Handler }
+
+const mochiRefusedPublish = "publish packet error"
+
+func (h mochiLog) Enabled(ctx context.Context, l slog.Level) bool {
+	// An ERROR may become a DEBUG: let Handle decide.
+	return h.Handler.Enabled(ctx, l) || h.Handler.Enabled(ctx, slog.LevelDebug)
+}
+
+func (h mochiLog) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == mochiRefusedPublish && r.Level == slog.LevelError {
+		quiet := slog.NewRecord(r.Time, slog.LevelDebug, r.Message, r.PC)
+		r.Attrs(func(a slog.Attr) bool {
+			quiet.AddAttrs(a)
+			return true
+		})
+		r = quiet
+	}
+	if !h.Handler.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h mochiLog) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return mochiLog{h.Handler.WithAttrs(attrs)}
+}
+
+func (h mochiLog) WithGroup(name string) slog.Handler { return mochiLog{h.Handler.WithGroup(name)} }
