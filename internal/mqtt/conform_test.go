@@ -24,3 +24,17 @@ func TestMochiLogQuietsRefusedPublishes(t *testing.T) {
 	log.Error(mochiRefusedPublish, "error", "not authorized")
 	require.Contains(t, buf.String(), `level=DEBUG msg="publish packet error" error="not authorized"`)
 }
+
+// An MQTT 5 client that asks for no keep-alive is given max_keepalive and
+// held to it: silent for 1.5 times that, it is disconnected.
+func TestServerKeepAliveIsEnforced(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, Config{Users: []User{root}, HTTPAddr: "-", MaxKeepAlive: 1}, nil)
+	c := dialRaw(t, s.MQTTAddr(), 5)
+	pk := connectPacket(5, "silent", root.Username, root.Password)
+	pk.Connect.Keepalive = 0
+	ack := c.connect(pk)
+	require.True(t, ack.Properties.ServerKeepAliveFlag)
+	require.Equal(t, uint16(1), ack.Properties.ServerKeepAlive)
+	c.expectClosed()
+}
