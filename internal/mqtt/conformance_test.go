@@ -284,6 +284,22 @@ var conformanceCases = []conformanceCase{
 		require.True(e.t, again.FixedHeader.Dup, "[MQTT-3.3.1-1]")
 		require.Equal(e.t, first.PacketID, again.PacketID, "[MQTT-4.4.0-1]")
 	}},
+	{"QoS 2 redelivery: PUBREL again after PUBREC", true, func(e env) {
+		topic := e.topic("r2")
+		c := e.dialWith(e.persistent("p", true))
+		c.sub(topic, 2)
+		e.dial("pub").pub(topic, "once", 2, false)
+		got := c.expect(mp.Publish)
+		c.send(mp.Packet{FixedHeader: mp.FixedHeader{Type: mp.Pubrec}, PacketID: got.PacketID})
+		require.Equal(e.t, got.PacketID, c.expect(mp.Pubrel).PacketID)
+		require.NoError(e.t, c.conn.Close()) // before PUBCOMP
+		c = dialRaw(e.t, e.s.MQTTAddr(), e.v)
+		require.True(e.t, c.connect(e.persistent("p", false)).SessionPresent)
+		rel := c.expect(mp.Pubrel) // not the message again [MQTT-4.4.0-1]
+		require.Equal(e.t, got.PacketID, rel.PacketID)
+		c.send(mp.Packet{FixedHeader: mp.FixedHeader{Type: mp.Pubcomp}, PacketID: rel.PacketID})
+		e.marker(c, topic)
+	}},
 	{"subscribe refused by the ACL", true, func(e env) {
 		c := e.dialWith(connectPacket(e.v, e.id("l"), "limited", "pw"))
 		refused := byte(0x87)
