@@ -190,7 +190,7 @@ var conformanceCases = []conformanceCase{
 		e.marker(s, topic) // the will waits for its delay
 		require.Equal(e.t, topic+"=late", s.nextPayload())
 	}},
-	{"will delay cancelled by reconnecting", false, func(e env) {
+	{"will delay canceled by reconnecting", false, func(e env) {
 		s, topic := e.dial("sub"), e.topic("will")
 		s.sub(topic, 1)
 		will := func(name, payload string, delay uint32) mp.Packet {
@@ -199,11 +199,11 @@ var conformanceCases = []conformanceCase{
 			pk.Connect.WillProperties.WillDelayInterval = delay
 			return pk
 		}
-		require.NoError(e.t, e.dialWith(will("back", "cancelled", 1)).conn.Close())
-		resumed := will("back", "cancelled", 1)
+		require.NoError(e.t, e.dialWith(will("back", "canceled", 1)).conn.Close())
+		resumed := will("back", "canceled", 1)
 		resumed.Connect.Clean = false
 		e.dialWith(resumed) // [MQTT-3.1.3-9]: the will is not sent
-		// A will due a second after the cancelled one's time is the clock.
+		// A will due a second after the canceled one's time is the clock.
 		require.NoError(e.t, e.dialWith(will("clock", "clock", 2)).conn.Close())
 		require.Equal(e.t, topic+"=clock", s.nextPayload())
 	}},
