@@ -21,12 +21,18 @@ func startMQTT(t *testing.T) string {
 	cfg := filepath.Join(t.TempDir(), "herald.yaml")
 	require.NoError(t, os.WriteFile(cfg, []byte(`
 mqtt:
+  allow_anonymous: true
+  anonymous_acl:
+    - {action: publish, filter: "public/#"}
+    - {action: subscribe, filter: "public/#"}
+  max_keepalive: 120
   users:
     - username: alice
       password: secret
       acl:
         - {action: publish, filter: "home/#"}
         - {action: subscribe, filter: "home/#"}
+        - {action: subscribe, filter: "home/nosubscribe", allow: false}
 `), 0o600))
 	mqttAddr := freeAddr(t)
 	start(t, t.TempDir(), nil, "--config", cfg, "--mqtt-addr", mqttAddr)
@@ -109,6 +115,19 @@ func TestMosquittoClientsRoundTrip(t *testing.T) {
 			out, err = exec.CommandContext(ctx, "mosquitto_sub", append(common, "-C", "1", "-W", "10")...).CombinedOutput()
 			require.NoError(t, err, "mosquitto_sub: %s", out)
 			require.Equal(t, "hi "+version+"\n", string(out))
+
+			// ACL refusals: a deny rule, and the anonymous ACL.
+			denied := []string{"-h", host, "-p", port, "-V", version, "-C", "1", "-W", "10"}
+			out, err = exec.CommandContext(ctx, "mosquitto_sub", append(denied, "-u", "alice", "-P", "secret", "-t", "home/nosubscribe")...).CombinedOutput()
+			require.Contains(t, string(out), "All subscription requests were denied.", "err %v", err)
+			out, err = exec.CommandContext(ctx, "mosquitto_sub", append(denied, "-t", "private/x")...).CombinedOutput()
+			require.Contains(t, string(out), "All subscription requests were denied.", "err %v", err)
+			anon := []string{"-h", host, "-p", port, "-V", version, "-q", "1", "-t", "public/" + version}
+			out, err = exec.CommandContext(ctx, "mosquitto_pub", append(anon, "-r", "-m", "open")...).CombinedOutput()
+			require.NoError(t, err, "mosquitto_pub: %s", out)
+			out, err = exec.CommandContext(ctx, "mosquitto_sub", append(anon, "-C", "1", "-W", "10")...).CombinedOutput()
+			require.NoError(t, err, "mosquitto_sub: %s", out)
+			require.Equal(t, "open\n", string(out))
 
 			// Wrong credentials: mosquitto_pub reports the broker's refusal.
 			bad := []string{"-h", host, "-p", port, "-V", version, "-u", "alice", "-P", "wrong", "-t", topic, "-m", "x"}
