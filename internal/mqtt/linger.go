@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -38,8 +39,34 @@ func (l lingerListener) Accept() (net.Conn, error) {
 
 type lingerConn struct {
 	*net.TCPConn
-	wg   *sync.WaitGroup
-	once sync.Once
+	wg     *sync.WaitGroup
+	once   sync.Once
+	closed atomic.Bool
+}
+
+// Read fails once the connection is closed: what the client sends after
+// that is drained, never read as packets.
+func (c *lingerConn) Read(b []byte) (int, error) {
+	if c.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	return c.TCPConn.Read(b)
+}
+
+// SetDeadline and SetReadDeadline do nothing once the connection is closed,
+// so that mochi's keep-alive deadline does not replace the drain's.
+func (c *lingerConn) SetDeadline(t time.Time) error {
+	if c.closed.Load() {
+		return nil
+	}
+	return c.TCPConn.SetDeadline(t)
+}
+
+func (c *lingerConn) SetReadDeadline(t time.Time) error {
+	if c.closed.Load() {
+		return nil
+	}
+	return c.TCPConn.SetReadDeadline(t)
 }
 
 // Close half-closes the connection and drains it in the background. A read
@@ -48,20 +75,25 @@ type lingerConn struct {
 func (c *lingerConn) Close() error {
 	var err error
 	c.once.Do(func() {
+		c.closed.Store(true)
 		if err = c.CloseWrite(); err != nil {
 			err = c.TCPConn.Close()
 			return
 		}
-		_ = c.SetReadDeadline(time.Now())
+		_ = c.TCPConn.SetReadDeadline(time.Now())
 		c.wg.Add(1)
 		go c.drain()
 	})
 	return err
 }
 
+// drain discards what the client sends until it closes its end, and closes
+// the connection after lingerTimeout at the latest.
 func (c *lingerConn) drain() {
 	defer c.wg.Done()
-	_ = c.SetReadDeadline(time.Now().Add(lingerTimeout))
+	hard := time.AfterFunc(lingerTimeout, func() { _ = c.TCPConn.Close() })
+	defer hard.Stop()
+	_ = c.TCPConn.SetReadDeadline(time.Now().Add(lingerTimeout))
 	_, _ = io.Copy(io.Discard, io.LimitReader(c.TCPConn, 1<<20))
 	_ = c.TCPConn.Close()
 }
