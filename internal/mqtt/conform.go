@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"cmp"
+	"encoding/json"
 	"math"
 	"slices"
 	"sync"
@@ -28,18 +29,98 @@ import (
 //   - A resumed session's messages are sent again in the order they were
 //     first sent [MQTT-4.6.0-1] (OnSessionEstablish): mochi orders them by
 //     the second they were sent in, and within a second at random.
+//   - A will message keeps the properties of the CONNECT's will (payload
+//     format, content type, response topic, correlation data, message
+//     expiry), which mochi drops: OnWill carries them in a user property
+//     that OnPacketEncode takes out again. A delayed will no longer goes out
+//     with a Message Expiry Interval of 1 (mochi reuses the expiry field
+//     for the delay).
 type protocolHook struct {
 	mochi.HookBase
 	srv           *mochi.Server
 	maxPacketSize uint32
 	maxKeepAlive  uint16
 	refusals      *refusals
+	wills         sync.Map // *mochi.Client -> string: its will's properties, encoded
+}
+
+// willPropsKey is the user property that carries a will's properties from
+// OnWill to OnPacketEncode. U+0000 cannot be in a client's own property
+// name, so the key cannot be forged.
+const willPropsKey = "\x00herald-will"
+
+// willProps are the will properties that mochi's Will does not keep.
+type willProps struct {
+	PayloadFormat   *byte  `json:"pf,omitempty"`
+	ContentType     string `json:"ct,omitempty"`
+	ResponseTopic   string `json:"rt,omitempty"`
+	CorrelationData []byte `json:"cd,omitempty"`
+	MessageExpiry   uint32 `json:"me,omitempty"`
 }
 
 func (h *protocolHook) ID() string { return "herald-protocol" }
 
 func (h *protocolHook) Provides(b byte) bool {
-	return b == mochi.OnConnect || b == mochi.OnPacketEncode || b == mochi.OnSessionEstablish
+	switch b {
+	case mochi.OnConnect, mochi.OnPacketEncode, mochi.OnSessionEstablish, mochi.OnWill, mochi.OnDisconnect:
+		return true
+	}
+	return false
+}
+
+// OnWill adds the will's properties that mochi dropped, for OnPacketEncode.
+func (h *protocolHook) OnWill(cl *mochi.Client, will mochi.Will) (mochi.Will, error) {
+	if v, ok := h.wills.LoadAndDelete(cl); ok {
+		will.User = append(slices.Clip(will.User), packets.UserProperty{Key: willPropsKey, Val: v.(string)})
+	}
+	return will, nil
+}
+
+// OnDisconnect forgets the will properties of a client whose will was not
+// sent.
+func (h *protocolHook) OnDisconnect(cl *mochi.Client, _ error, _ bool) { h.wills.Delete(cl) }
+
+// keepWillProps stores the properties of pk's will that mochi drops.
+func (h *protocolHook) keepWillProps(cl *mochi.Client, pk packets.Packet) {
+	wp := pk.Connect.WillProperties
+	if !pk.Connect.WillFlag || cl.Properties.ProtocolVersion < 5 {
+		return
+	}
+	props := willProps{ContentType: wp.ContentType, ResponseTopic: wp.ResponseTopic, CorrelationData: wp.CorrelationData, MessageExpiry: wp.MessageExpiryInterval}
+	if wp.PayloadFormatFlag {
+		props.PayloadFormat = &wp.PayloadFormat
+	}
+	if props.PayloadFormat == nil && props.ContentType == "" && props.ResponseTopic == "" &&
+		len(props.CorrelationData) == 0 && props.MessageExpiry == 0 {
+		return
+	}
+	b, err := json.Marshal(props)
+	if err != nil {
+		return
+	}
+	h.wills.Store(cl, string(b))
+}
+
+// willProperties puts a will's own properties back into pk, a will message
+// on its way to a subscriber.
+func willProperties(pk packets.Packet) packets.Packet {
+	if n := len(pk.Properties.User); n > 0 && pk.Properties.User[n-1].Key == willPropsKey {
+		var props willProps
+		_ = json.Unmarshal([]byte(pk.Properties.User[n-1].Val), &props)
+		pk.Properties.User = pk.Properties.User[: n-1 : n-1]
+		if props.PayloadFormat != nil {
+			pk.Properties.PayloadFormat, pk.Properties.PayloadFormatFlag = *props.PayloadFormat, true
+		}
+		pk.Properties.ContentType = props.ContentType
+		pk.Properties.ResponseTopic = props.ResponseTopic
+		pk.Properties.CorrelationData = props.CorrelationData
+		pk.Properties.MessageExpiryInterval = props.MessageExpiry
+		return pk
+	}
+	if pk.Connect.WillProperties.WillDelayInterval > 0 {
+		pk.Properties.MessageExpiryInterval = 0 // a delayed will without an expiry of its own
+	}
+	return pk
 }
 
 // OnSessionEstablish renumbers the Created times of the session's inflight
@@ -72,7 +153,8 @@ func (h *protocolHook) OnSessionEstablish(cl *mochi.Client, pk packets.Packet) {
 
 // OnConnect bounds an MQTT 5 client's keep-alive before mochi sets the
 // connection's read deadline from it and sends CONNACK.
-func (h *protocolHook) OnConnect(cl *mochi.Client, _ packets.Packet) error {
+func (h *protocolHook) OnConnect(cl *mochi.Client, pk packets.Packet) error {
+	h.keepWillProps(cl, pk)
 	if cl.Properties.ProtocolVersion >= 5 && (cl.State.Keepalive == 0 || cl.State.Keepalive > h.maxKeepAlive) {
 		cl.State.Keepalive = h.maxKeepAlive
 		cl.State.ServerKeepalive = true
@@ -110,6 +192,8 @@ func (h *protocolHook) OnPacketEncode(cl *mochi.Client, pk packets.Packet) packe
 			// without clean session [MQTT-3.1.3-8].
 			pk.ReasonCode = connack3IdentifierRejected
 		}
+	case packets.Publish:
+		pk = willProperties(pk)
 	case packets.Puback:
 		if pk.ReasonCode == packets.CodeGrantedQos1.Code {
 			pk.ReasonCode = packets.CodeSuccess.Code

@@ -171,11 +171,28 @@ var conformanceCases = []conformanceCase{
 		s.sub(topic, 1)
 		pk := connectPacket(e.v, e.id("dies"), root.Username, root.Password)
 		pk.Connect.WillFlag, pk.Connect.WillTopic, pk.Connect.WillPayload, pk.Connect.WillQos = true, topic, []byte("gone"), 1
+		if e.v5() {
+			wp := &pk.Connect.WillProperties
+			wp.PayloadFormat, wp.PayloadFormatFlag, wp.ContentType = 1, true, "text/plain"
+			wp.ResponseTopic, wp.CorrelationData = e.topic("reply"), []byte{7}
+			wp.MessageExpiryInterval = 3600
+			wp.User = []mp.UserProperty{{Key: "k", Val: "v"}}
+		}
 		dies := e.dialWith(pk)
 		require.NoError(e.t, dies.conn.Close())
 		got := s.next()
 		require.Equal(e.t, topic+"=gone", got.TopicName+"="+string(got.Payload))
 		require.Equal(e.t, byte(1), got.FixedHeader.Qos)
+		if e.v5() {
+			p := got.Properties
+			require.True(e.t, p.PayloadFormatFlag, "the will's properties [MQTT-3.1.3-10]")
+			require.Equal(e.t, byte(1), p.PayloadFormat)
+			require.Equal(e.t, "text/plain", p.ContentType)
+			require.Equal(e.t, e.topic("reply"), p.ResponseTopic)
+			require.Equal(e.t, []byte{7}, p.CorrelationData)
+			require.Equal(e.t, uint32(3600), p.MessageExpiryInterval)
+			require.Equal(e.t, []mp.UserProperty{{Key: "k", Val: "v"}}, p.User)
+		}
 
 		pk.Connect.ClientIdentifier = e.id("leaves")
 		e.dialWith(pk).disconnect()
@@ -190,7 +207,9 @@ var conformanceCases = []conformanceCase{
 		c := e.dialWith(pk)
 		closed := time.Now()
 		require.NoError(e.t, c.conn.Close())
-		require.Equal(e.t, topic+"=late", s.nextPayload())
+		late := s.next()
+		require.Equal(e.t, "late", string(late.Payload))
+		require.Zero(e.t, late.Properties.MessageExpiryInterval, "the will had no expiry")
 		// A lower bound only, which load cannot break: the will waited.
 		require.Greater(e.t, time.Since(closed), time.Second, "the will waits for its delay")
 	}},
