@@ -249,3 +249,34 @@ func TestACLEvaluation(t *testing.T) {
 		require.Equal(t, tc.want, got, "%q (client %q) %s %q", tc.identity, tc.clientID, tc.action, tc.topic)
 	}
 }
+
+// FuzzConfigYAML feeds mqtt: sections to the strict decoder and validate:
+// either may refuse, neither may panic, and what validates builds a server.
+func FuzzConfigYAML(f *testing.F) {
+	for _, seed := range []string{
+		"mqtt:\n  users:\n    - username: a\n      password: b\n      acl:\n        - {action: publish, filter: \"home/#\", allow: false}\n",
+		"mqtt:\n  allow_anonymous: true\n  anonymous_acl:\n    - {action: subscribe, filter: \"devices/%c/#\"}\n  max_keepalive: 65535\n",
+		"mqtt:\n  allow_anonymus: true\n",
+		"mqtt: [1, 2]\n",
+		"mqtt:\n  users: {a: b}\n",
+		"mqtt:\n  users:\n    - [x]\n",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, doc string) {
+		var file struct {
+			MQTT Config `yaml:"mqtt"`
+		}
+		file.MQTT = DefaultConfig()
+		if yaml.Unmarshal([]byte(doc), &file) != nil {
+			return
+		}
+		cfg := file.MQTT
+		cfg.Addr, cfg.HTTPAddr, cfg.TLSAddr, cfg.TLSCert, cfg.TLSKey, cfg.ClientCA, cfg.HTTPTLS = "", "", "", "", "", "", false
+		if cfg.WithDefaults().validate() != nil {
+			return
+		}
+		_, err := New(cfg, discard(), nil)
+		require.NoError(t, err)
+	})
+}
