@@ -39,10 +39,11 @@ type receipt struct {
 	dequeueCount int64
 }
 
-// counts are the requests that got no acknowledgement, and the SIGTERM
-// stops that did not end with exit 0 within 10 s.
+// counts are the requests that got no acknowledgement, the SIGTERM stops
+// that did not end with exit 0 within 10 s, and the herald starts that
+// failed (and were retried).
 type counts struct {
-	publish, send, receive, delete, uncleanStops int
+	publish, send, receive, delete, uncleanStops, failedStarts int
 }
 
 func newLedger(subs ...string) *ledger {
@@ -119,7 +120,8 @@ func (l *ledger) Failed(f func(*counts)) {
 
 // Outstanding says how many acknowledged publishes some subscription has not
 // yet answered 2xx, and how many acknowledged sends have not yet been
-// received and deleted. Both 0 means the part has drained.
+// received. Both 0 means the part has drained. (A message whose delete got
+// no answer may have been deleted or not: it is not waited for.)
 func (l *ledger) Outstanding() (pushes, sends int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -131,7 +133,7 @@ func (l *ledger) Outstanding() (pushes, sends int) {
 		}
 	}
 	for id := range l.sent {
-		if _, ok := l.deletedAt[id]; !ok {
+		if len(l.received[id]) == 0 {
 			sends++
 		}
 	}
@@ -249,8 +251,9 @@ func (f figures) List() []figure {
 	}
 }
 
-// String is the part's report: a line for the topic, one for the queue and
-// one for the requests that were not acknowledged.
+// String is the part's report: a line for the topic, one for the queue, one
+// for the requests that were not acknowledged and one for herald's stops and
+// starts.
 func (f figures) String() string {
 	subs := make([]string, 0, len(f.DupBySub))
 	for s := range f.DupBySub {
@@ -264,8 +267,9 @@ func (f figures) String() string {
 	return fmt.Sprintf(
 		"  publish  acknowledged %6d  lost %d  duplicated %d (in flight at a kill %d%s)\n"+
 			"  queue    acknowledged %6d  lost %d  deleted %d  came back after delete %d (dequeueCount went back %d)\n"+
-			"  refused  publish %d  send %d  receive %d  delete %d  (not acknowledged: not counted above)  unclean SIGTERM stops %d\n",
+			"  refused  publish %d  send %d  receive %d  delete %d  (not acknowledged: not counted above)\n"+
+			"  herald   unclean SIGTERM stops %d  failed starts %d\n",
 		f.Published, f.Lost, f.Duplicated, f.DupByCrash, by,
 		f.Sent, f.SendLost, f.Deleted, f.CameBack, f.CameBackDQ,
-		f.Errors.publish, f.Errors.send, f.Errors.receive, f.Errors.delete, f.Errors.uncleanStops)
+		f.Errors.publish, f.Errors.send, f.Errors.receive, f.Errors.delete, f.Errors.uncleanStops, f.Errors.failedStarts)
 }

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,7 +27,7 @@ type part struct {
 var parts = []part{
 	{"kill9", "kill -9 herald at a random instant, restart it on the same data directory", kill9},
 	{"sigterm", "SIGTERM herald (a graceful stop) at a random instant, restart it", sigterm},
-	{"cluster", "3-node JetStream cluster, two herald processes: kill -9 the stream leader, another nats node or a herald, restart it", cluster},
+	{"cluster", "3-node JetStream cluster, two herald processes: kill -9 the stream leader, a follower or a herald, restart it", cluster},
 }
 
 // settings are the campaign's flags.
@@ -34,7 +36,7 @@ type settings struct {
 	trials      int
 	duration    time.Duration // the longest load before each disruption; each is random in [duration/4, duration]
 	seed        uint64
-	drain       time.Duration // the longest wait, after the load, for every acknowledged message to arrive
+	drain       time.Duration // after the load, give up waiting for acknowledged messages when none arrived for this long
 	settle      time.Duration // how long after the last restart to keep watching for late duplicates
 	inFlight    time.Duration // a push answered this long before a kill counts as in flight at it
 	publishRate float64
@@ -58,6 +60,9 @@ func newRun(s settings, partName string) *run {
 	}
 	return &run{settings: s, rng: rand.New(rand.NewPCG(s.seed, h))}
 }
+
+// sigtermGrace is how long herald has to exit 0 after SIGTERM (the contract).
+const sigtermGrace = 10 * time.Second
 
 func kill9(ctx context.Context, r *run) (figures, error) { return singleNode(ctx, r, false) }
 
@@ -86,30 +91,33 @@ func singleNode(ctx context.Context, r *run, graceful bool) (figures, error) {
 	if err != nil {
 		return figures{}, err
 	}
-	defer func() { h.proc.stop(20 * time.Second) }()
+	defer h.stop()
 	if err := setup(ctx, h.Client, fast, slow); err != nil {
 		return figures{}, err
 	}
 	ld := r.load(l, h.Client)
 	err = r.campaign(ctx, ld, func(ctx context.Context, trial int) error {
 		if graceful {
-			begin := time.Now()
-			if !h.proc.stop(20 * time.Second) {
+			inTime := h.proc.stop(sigtermGrace)
+			if !inTime {
+				l.Crashed() // killed -9 when the grace ran out
+			}
+			if !inTime || h.proc.err != nil {
 				l.Failed(func(c *counts) { c.uncleanStops++ })
-				r.log.Warn("SIGTERM: no clean exit", "trial", trial, "err", h.proc.err, "after", time.Since(begin))
+				r.log.Warn("SIGTERM: no exit 0 within 10s", "trial", trial, "exited", inTime, "err", h.proc.err)
 			}
 		} else {
 			l.Crashed()
 			h.proc.kill()
 		}
-		return h.start(ctx)
+		return r.restart(ctx, l, h)
 	})
 	return l.Figures(r.inFlight), err
 }
 
 // cluster runs a 3-node JetStream cluster and two herald processes on it.
 // Each trial kills with -9, in turn from a random start, the leader of
-// herald's message stream, another nats node, or a herald process, and
+// herald's message stream, a follower, or a herald process, and
 // restarts it.
 func cluster(ctx context.Context, r *run) (figures, error) {
 	dir, err := os.MkdirTemp("", "herald-chaos-cluster-")
@@ -136,7 +144,7 @@ func cluster(ctx context.Context, r *run) (figures, error) {
 		if err != nil {
 			return figures{}, err
 		}
-		defer func() { h.proc.stop(20 * time.Second) }()
+		defer h.stop()
 		heralds[i] = h
 	}
 	if err := setup(ctx, heralds[0].Client, fast, slow); err != nil {
@@ -154,16 +162,35 @@ func cluster(ctx context.Context, r *run) (figures, error) {
 			}
 			return r.crashNats(ctx, l, nc.node(leader), "the stream leader")
 		case 1:
-			return r.crashNats(ctx, l, nc.nodes[r.rng.IntN(len(nc.nodes))], "a nats node")
+			leader, _ := streamLeader(ctx, nc.URL(), "HERALD_MESSAGES")
+			others := slices.DeleteFunc(slices.Clone(nc.nodes), func(n *natsNode) bool { return n.name == leader })
+			return r.crashNats(ctx, l, others[r.rng.IntN(len(others))], "a follower")
 		default:
 			h := heralds[r.rng.IntN(len(heralds))]
 			r.log.Info("kill -9", "herald", h.addr)
 			l.Crashed()
 			h.proc.kill()
-			return h.start(ctx)
+			return r.restart(ctx, l, h)
 		}
 	})
 	return l.Figures(r.inFlight), err
+}
+
+// restart starts h again. A start that fails (herald exits, as it does when
+// the cluster has no leader for one of its buckets yet) is counted and
+// retried after a second, as a service manager would, up to 5 times.
+func (r *run) restart(ctx context.Context, l *ledger, h *herald) error {
+	var err error
+	for range 5 {
+		if err = h.start(ctx); err == nil || ctx.Err() != nil {
+			return err
+		}
+		l.Failed(func(c *counts) { c.failedStarts++ })
+		lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
+		r.log.Warn("herald did not start; retrying", "err", lines[len(lines)-1])
+		sleep(ctx, time.Second)
+	}
+	return err
 }
 
 // crashNats kills a nats node, leaves it down for up to a second (long
@@ -220,8 +247,8 @@ func (r *run) load(l *ledger, clients ...*client.Client) *load {
 
 // campaign runs the load while it disrupts herald trials times, each after a
 // random stretch of load; then it stops producing, waits until everything
-// acknowledged has arrived (or drain has passed), keeps watching until settle
-// after the last restart, and stops consuming.
+// acknowledged has arrived, keeps watching until settle after the last
+// restart, and stops consuming.
 func (r *run) campaign(ctx context.Context, ld *load, disrupt func(ctx context.Context, trial int) error) error {
 	produceCtx, stopProducing := context.WithCancel(ctx)
 	consumeCtx, stopConsuming := context.WithCancel(ctx)
@@ -249,18 +276,27 @@ func (r *run) campaign(ctx context.Context, ld *load, disrupt func(ctx context.C
 	sleep(ctx, r.duration/2) // the restarted server takes load too
 	stopProducing()
 
-	deadline := time.Now().Add(r.drain)
-	for {
-		pushes, sends := ld.ledger.Outstanding()
-		if pushes == 0 && sends == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			r.log.Warn("not drained", "pushes outstanding", pushes, "sends outstanding", sends)
-			break
+	r.waitDrained(ctx, ld.ledger)
+	sleep(ctx, time.Until(lastRestart.Add(r.settle)))
+	return ctx.Err()
+}
+
+// waitDrained waits until every acknowledged publish has reached every
+// subscription and every acknowledged send has been received, or until
+// nothing more has arrived for r.drain.
+func (r *run) waitDrained(ctx context.Context, l *ledger) {
+	last, lastChange := -1, time.Now()
+	for ctx.Err() == nil {
+		pushes, sends := l.Outstanding()
+		switch {
+		case pushes+sends == 0:
+			return
+		case pushes+sends != last:
+			last, lastChange = pushes+sends, time.Now()
+		case time.Since(lastChange) > r.drain:
+			r.log.Warn("not drained: nothing arrived for the drain time", "pushes outstanding", pushes, "sends outstanding", sends)
+			return
 		}
 		sleep(ctx, 250*time.Millisecond)
 	}
-	sleep(ctx, time.Until(lastRestart.Add(r.settle)))
-	return ctx.Err()
 }

@@ -101,14 +101,15 @@ func (p *process) kill() {
 }
 
 // stop sends SIGTERM and waits up to grace; a process still running then is
-// killed. It says whether the process exited 0 in time.
+// killed. It says whether the process exited by itself in time (p.err has
+// its exit status).
 func (p *process) stop(grace time.Duration) bool {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	t := time.NewTimer(grace)
 	defer t.Stop()
 	select {
 	case <-p.exited:
-		return p.err == nil
+		return true
 	case <-t.C:
 		p.kill()
 		return false
@@ -121,6 +122,7 @@ type herald struct {
 	bin, addr string
 	args      []string
 	proc      *process
+	transport *http.Transport
 	Client    *client.Client
 }
 
@@ -130,12 +132,20 @@ func startHerald(ctx context.Context, bin, addr, dataDir string, extra ...string
 	args := append([]string{"serve", "--data-dir", dataDir, "--http-addr", addr,
 		"--mqtt-addr", "", "--mqtt-http-addr", "", "--secret-id", secretID, "--secret-key", secretKey,
 		"--allow-private-endpoints", "--retry-interval-scale", "0.01", "--log-level", "warn"}, extra...)
-	c, err := client.New("http://"+addr, secretID, secretKey)
+	tr := &http.Transport{MaxIdleConnsPerHost: 32}
+	c, err := client.New("http://"+addr, secretID, secretKey, client.WithHTTPClient(&http.Client{Transport: tr}))
 	if err != nil {
 		return nil, err
 	}
-	h := &herald{bin: bin, addr: addr, args: args, Client: c}
+	h := &herald{bin: bin, addr: addr, args: args, transport: tr, Client: c}
 	return h, h.start(ctx)
+}
+
+// stop ends the process with SIGTERM (kill -9 after 20 s) and closes the
+// client's connections.
+func (h *herald) stop() {
+	h.proc.stop(20 * time.Second)
+	h.transport.CloseIdleConnections()
 }
 
 func (h *herald) start(ctx context.Context) error {
