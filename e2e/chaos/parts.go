@@ -79,7 +79,7 @@ func singleNode(ctx context.Context, r *run, graceful bool) (figures, error) {
 	l, fast, slow := r.receivers()
 	defer fast.Close()
 	defer slow.Close()
-	addr, err := freeAddr()
+	addr, err := freeAddr(ctx)
 	if err != nil {
 		return figures{}, err
 	}
@@ -135,7 +135,7 @@ func cluster(ctx context.Context, r *run) (figures, error) {
 	defer slow.Close()
 	heralds := make([]*herald, 2)
 	for i := range heralds {
-		addr, err := freeAddr()
+		addr, err := freeAddr(ctx)
 		if err != nil {
 			return figures{}, err
 		}
@@ -201,7 +201,7 @@ func (r *run) crashNats(ctx context.Context, l *ledger, n *natsNode, what string
 	l.Crashed()
 	n.proc.kill()
 	sleep(ctx, time.Duration(r.rng.Int64N(int64(time.Second))))
-	if err := n.start(); err != nil {
+	if err := n.start(ctx); err != nil {
 		return err
 	}
 	if err := n.waitHealthy(ctx, 60*time.Second); err != nil {

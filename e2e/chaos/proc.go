@@ -48,8 +48,9 @@ func build(ctx context.Context, dir string, natsServer bool) (binaries, error) {
 }
 
 // freeAddr finds a free port on 127.0.0.1.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func freeAddr(ctx context.Context) (string, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
@@ -66,8 +67,11 @@ type process struct {
 	err    error // set when exited is closed
 }
 
-func startProcess(bin string, args []string, ready func(line string) bool) (*process, <-chan struct{}, error) {
-	cmd := exec.Command(bin, args...)
+// startProcess runs bin; ctx ending kills it. ready is called on each line of
+// its standard output, and the channel returned is closed on the first line
+// it accepts.
+func startProcess(ctx context.Context, bin string, args []string, ready func(line string) bool) (*process, <-chan struct{}, error) {
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.SysProcAttr = dieWithParent()
 	p := &process{cmd: cmd, out: &tail{}, exited: make(chan struct{})}
 	stdout, err := cmd.StdoutPipe()
@@ -149,7 +153,7 @@ func (h *herald) stop() {
 }
 
 func (h *herald) start(ctx context.Context) error {
-	p, ready, err := startProcess(h.bin, h.args, func(line string) bool { return line == "herald ready" })
+	p, ready, err := startProcess(ctx, h.bin, h.args, func(line string) bool { return line == "herald ready" })
 	if err != nil {
 		return err
 	}
@@ -160,7 +164,7 @@ func (h *herald) start(ctx context.Context) error {
 	case <-ready:
 		return nil
 	case <-p.exited:
-		return fmt.Errorf("herald exited before ready: %v\n%s", p.err, p.out)
+		return fmt.Errorf("herald exited before ready: %w\n%s", p.err, p.out)
 	case <-t.C:
 		p.kill()
 		return fmt.Errorf("herald not ready within 60s\n%s", p.out)
@@ -188,7 +192,7 @@ func startNatsCluster(ctx context.Context, bin, dir string, size int) (*natsClus
 	all := make([]ports, size)
 	for i := range all {
 		for _, p := range []*string{&all[i].client, &all[i].cluster, &all[i].monitor} {
-			a, err := freeAddr()
+			a, err := freeAddr(ctx)
 			if err != nil {
 				return nil, err
 			}
@@ -215,7 +219,7 @@ func startNatsCluster(ctx context.Context, bin, dir string, size int) (*natsClus
 			clientURL: "nats://" + p.client, monitor: "http://" + p.monitor})
 	}
 	for _, n := range c.nodes {
-		if err := n.start(); err != nil {
+		if err := n.start(ctx); err != nil {
 			c.stop()
 			return nil, err
 		}
@@ -255,8 +259,8 @@ func (c *natsCluster) stop() {
 	}
 }
 
-func (n *natsNode) start() error {
-	p, _, err := startProcess(n.bin, []string{"-c", n.conf}, func(string) bool { return false })
+func (n *natsNode) start(ctx context.Context) error {
+	p, _, err := startProcess(ctx, n.bin, []string{"-c", n.conf}, func(string) bool { return false })
 	if err != nil {
 		return err
 	}
@@ -275,7 +279,7 @@ func (n *natsNode) waitHealthy(ctx context.Context, limit time.Duration) error {
 		}
 		select {
 		case <-n.proc.exited:
-			return fmt.Errorf("nats-server %s exited: %v\n%s", n.name, n.proc.err, n.proc.out)
+			return fmt.Errorf("nats-server %s exited: %w\n%s", n.name, n.proc.err, n.proc.out)
 		case <-ctx.Done():
 			return fmt.Errorf("nats-server %s not healthy within %v: %w", n.name, limit, ctx.Err())
 		case <-time.After(200 * time.Millisecond):
