@@ -11,7 +11,8 @@ import (
 // sends, deletes) and what the receivers and the queue consumers saw, and
 // turns them into figures at the end of a part.
 type ledger struct {
-	subs []string // the subscriptions every acknowledged publish must reach
+	subs []string         // the subscriptions every acknowledged publish must reach
+	now  func() time.Time // the clock the events are stamped with
 
 	mu        sync.Mutex
 	published map[string]time.Time // topic msgId → when its publish was acknowledged
@@ -46,9 +47,10 @@ type counts struct {
 	publish, send, receive, delete, uncleanStops, failedStarts int
 }
 
-func newLedger(subs ...string) *ledger {
+func newLedger(now func() time.Time, subs ...string) *ledger {
 	return &ledger{
 		subs:      subs,
+		now:       now,
 		published: map[string]time.Time{},
 		pushes:    map[pushKey][]*push{},
 		sent:      map[string]time.Time{},
@@ -61,13 +63,13 @@ func newLedger(subs ...string) *ledger {
 func (l *ledger) Published(msgID string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.published[msgID] = time.Now()
+	l.published[msgID] = l.now()
 }
 
 // PushArrived records a push as it arrives; the receiver calls Answered on
 // the result once it has answered 2xx.
 func (l *ledger) PushArrived(sub, msgID string) *push {
-	p := &push{arrived: time.Now()}
+	p := &push{arrived: l.now()}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	k := pushKey{sub, msgID}
@@ -78,13 +80,13 @@ func (l *ledger) PushArrived(sub, msgID string) *push {
 func (l *ledger) Answered(p *push) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	p.answered = time.Now()
+	p.answered = l.now()
 }
 
 func (l *ledger) Sent(msgID string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.sent[msgID] = time.Now()
+	l.sent[msgID] = l.now()
 }
 
 func (l *ledger) Received(msgID string, r receipt) {
@@ -101,14 +103,14 @@ func (l *ledger) Deleted(msgID string, r receipt) {
 		return // the first acknowledged delete is the one that counts
 	}
 	l.deleted[msgID] = r
-	l.deletedAt[msgID] = time.Now()
+	l.deletedAt[msgID] = l.now()
 }
 
 // Crashed records the instant of a kill -9.
 func (l *ledger) Crashed() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.crashes = append(l.crashes, time.Now())
+	l.crashes = append(l.crashes, l.now())
 }
 
 // Failed counts a request that got no acknowledgement.

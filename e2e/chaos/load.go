@@ -127,7 +127,7 @@ func (l *load) sendOne(ctx context.Context) error {
 func (l *load) receiveAndDelete(ctx context.Context) error {
 	c := l.pick()
 	wait := 1
-	requested := time.Now()
+	requested := l.ledger.now()
 	res, err := c.BatchReceiveMessage(ctx, client.BatchReceiveMessageRequest{
 		QueueName: queueName, NumOfMsg: 16, PollingWaitSeconds: &wait})
 	switch {

@@ -237,7 +237,7 @@ func streamLeader(ctx context.Context, url, stream string) (string, error) {
 // receivers makes the part's ledger and its two subscriptions' endpoints:
 // "fast" answers at once, "slow" after slowDelay.
 func (r *run) receivers() (*ledger, *receiver, *receiver) {
-	l := newLedger("fast", "slow")
+	l := newLedger(time.Now, "fast", "slow")
 	return l, newReceiver("fast", 0, l), newReceiver("slow", r.slowDelay, l)
 }
 
