@@ -5,7 +5,7 @@ LINT_VER  ?= v2.15.0
 GOBIN     ?= $(shell $(GO) env GOPATH)/bin
 FUZZTIME  ?= 10s
 
-.PHONY: help build run test race check lint fmt-check vet fuzz bench tools
+.PHONY: help build run test race check lint fmt-check vet fuzz bench chaos tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -46,3 +46,6 @@ fuzz: ## run every Fuzz target for FUZZTIME each
 
 bench: ## the benchmark program (ratios against baselines) and Go benchmarks
 	$(GO) run ./bench
+
+chaos: ## the chaos campaign (kill -9, SIGTERM, cluster node loss); CHAOS_FLAGS="-trials 100"
+	$(GO) run ./e2e/chaos $(CHAOS_FLAGS)

@@ -285,9 +285,13 @@ func (r *run) campaign(ctx context.Context, ld *load, disrupt func(ctx context.C
 // subscription and every acknowledged send has been received, or until
 // nothing more has arrived for r.drain.
 func (r *run) waitDrained(ctx context.Context, l *ledger) {
-	last, lastChange := -1, time.Now()
+	last, lastChange, lastLog := -1, time.Now(), time.Now()
 	for ctx.Err() == nil {
 		pushes, sends := l.Outstanding()
+		if time.Since(lastLog) >= 10*time.Second {
+			r.log.Info("draining", "pushes outstanding", pushes, "sends outstanding", sends)
+			lastLog = time.Now()
+		}
 		switch {
 		case pushes+sends == 0:
 			return
