@@ -156,6 +156,7 @@ type figures struct {
 	Published  int            // publishes acknowledged
 	Lost       int            // acknowledged publishes some subscription never answered 2xx
 	Duplicated int            // pushes that came after the subscription had answered 2xx to an earlier push of the message
+	DupPairs   int            // (subscription, message) pairs with such a push
 	DupByCrash int            // of Duplicated, those whose 2xx came within the in-flight window of a kill -9, or after it
 	DupBySub   map[string]int // Duplicated by subscription
 	Sent       int            // queue sends acknowledged
@@ -186,6 +187,7 @@ func (l *ledger) Figures(inFlight time.Duration) figures {
 	}
 	for k, ps := range l.pushes {
 		var first *push // the earliest push answered 2xx
+		dup := false
 		for _, p := range ps {
 			if first == nil {
 				if !p.answered.IsZero() {
@@ -194,6 +196,10 @@ func (l *ledger) Figures(inFlight time.Duration) figures {
 				continue
 			}
 			if p.arrived.After(first.answered) {
+				if !dup {
+					f.DupPairs++
+					dup = true
+				}
 				f.Duplicated++
 				f.DupBySub[k.sub]++
 				if l.inFlightAtCrash(first, inFlight) {
@@ -267,11 +273,11 @@ func (f figures) String() string {
 		by += fmt.Sprintf(", %s %d", s, f.DupBySub[s])
 	}
 	return fmt.Sprintf(
-		"  publish  acknowledged %6d  lost %d  duplicated %d (in flight at a kill %d%s)\n"+
+		"  publish  acknowledged %6d  lost %d  duplicated %d (in flight at a kill %d%s; %d messages×subscriptions)\n"+
 			"  queue    acknowledged %6d  lost %d  deleted %d  came back after delete %d (dequeueCount went back %d)\n"+
 			"  refused  publish %d  send %d  receive %d  delete %d  (not acknowledged: not counted above)\n"+
 			"  herald   unclean SIGTERM stops %d  failed starts %d\n",
-		f.Published, f.Lost, f.Duplicated, f.DupByCrash, by,
+		f.Published, f.Lost, f.Duplicated, f.DupByCrash, by, f.DupPairs,
 		f.Sent, f.SendLost, f.Deleted, f.CameBack, f.CameBackDQ,
 		f.Errors.publish, f.Errors.send, f.Errors.receive, f.Errors.delete, f.Errors.uncleanStops, f.Errors.failedStarts)
 }
