@@ -270,14 +270,14 @@ func (f figures) String() string {
 	slices.Sort(subs)
 	by := ""
 	for _, s := range subs {
-		by += fmt.Sprintf(", %s %d", s, f.DupBySub[s])
+		by += fmt.Sprintf("; %s %d", s, f.DupBySub[s])
 	}
 	return fmt.Sprintf(
-		"  publish  acknowledged %6d  lost %d  duplicated %d (in flight at a kill %d%s; %d messages×subscriptions)\n"+
+		"  publish  acknowledged %6d  lost %d  duplicated %d (of %d message×subscription pairs; in flight at a kill %d%s)\n"+
 			"  queue    acknowledged %6d  lost %d  deleted %d  came back after delete %d (dequeueCount went back %d)\n"+
 			"  refused  publish %d  send %d  receive %d  delete %d  (not acknowledged: not counted above)\n"+
 			"  herald   unclean SIGTERM stops %d  failed starts %d\n",
-		f.Published, f.Lost, f.Duplicated, f.DupByCrash, by, f.DupPairs,
+		f.Published, f.Lost, f.Duplicated, f.DupPairs, f.DupByCrash, by,
 		f.Sent, f.SendLost, f.Deleted, f.CameBack, f.CameBackDQ,
 		f.Errors.publish, f.Errors.send, f.Errors.receive, f.Errors.delete, f.Errors.uncleanStops, f.Errors.failedStarts)
 }
