@@ -87,11 +87,14 @@ func singleNode(ctx context.Context, r *run, graceful bool) (figures, error) {
 	if r.fsync != "" {
 		extra = append(extra, "--fsync", r.fsync)
 	}
-	h, err := startHerald(ctx, r.bin.herald, addr, filepath.Join(dir, "data"), extra...)
+	h, err := newHerald(r.bin.herald, addr, filepath.Join(dir, "data"), extra...)
 	if err != nil {
 		return figures{}, err
 	}
 	defer h.stop()
+	if err := r.start(ctx, l, h); err != nil {
+		return figures{}, err
+	}
 	if err := setup(ctx, h.Client, fast, slow); err != nil {
 		return figures{}, err
 	}
@@ -110,7 +113,7 @@ func singleNode(ctx context.Context, r *run, graceful bool) (figures, error) {
 			l.Crashed()
 			h.proc.kill()
 		}
-		return r.restart(ctx, l, h)
+		return r.start(ctx, l, h)
 	})
 	return l.Figures(r.inFlight), err
 }
@@ -139,12 +142,15 @@ func cluster(ctx context.Context, r *run) (figures, error) {
 		if err != nil {
 			return figures{}, err
 		}
-		h, err := startHerald(ctx, r.bin.herald, addr, filepath.Join(dir, fmt.Sprintf("herald%d", i)),
+		h, err := newHerald(r.bin.herald, addr, filepath.Join(dir, fmt.Sprintf("herald%d", i)),
 			"--nats-url", nc.URL(), "--nats-replicas", "3")
 		if err != nil {
 			return figures{}, err
 		}
 		defer h.stop()
+		if err := r.start(ctx, l, h); err != nil {
+			return figures{}, err
+		}
 		heralds[i] = h
 	}
 	if err := setup(ctx, heralds[0].Client, fast, slow); err != nil {
@@ -170,16 +176,16 @@ func cluster(ctx context.Context, r *run) (figures, error) {
 			r.log.Info("kill -9", "herald", h.addr)
 			l.Crashed()
 			h.proc.kill()
-			return r.restart(ctx, l, h)
+			return r.start(ctx, l, h)
 		}
 	})
 	return l.Figures(r.inFlight), err
 }
 
-// restart starts h again. A start that fails (herald exits, as it does when
+// start starts h (again). A start that fails (herald exits, as it does when
 // the cluster has no leader for one of its buckets yet) is counted and
 // retried after a second, as a service manager would, up to 5 times.
-func (r *run) restart(ctx context.Context, l *ledger, h *herald) error {
+func (r *run) start(ctx context.Context, l *ledger, h *herald) error {
 	var err error
 	for range 5 {
 		if err = h.start(ctx); err == nil || ctx.Err() != nil {

@@ -130,9 +130,9 @@ type herald struct {
 	Client    *client.Client
 }
 
-// startHerald runs herald serve on addr and dataDir with extra flags and
-// waits for "herald ready".
-func startHerald(ctx context.Context, bin, addr, dataDir string, extra ...string) (*herald, error) {
+// newHerald prepares herald serve on addr and dataDir with extra flags; start
+// runs it.
+func newHerald(bin, addr, dataDir string, extra ...string) (*herald, error) {
 	args := append([]string{"serve", "--data-dir", dataDir, "--http-addr", addr,
 		"--mqtt-addr", "", "--mqtt-http-addr", "", "--secret-id", secretID, "--secret-key", secretKey,
 		"--allow-private-endpoints", "--retry-interval-scale", "0.01", "--log-level", "warn"}, extra...)
@@ -141,17 +141,19 @@ func startHerald(ctx context.Context, bin, addr, dataDir string, extra ...string
 	if err != nil {
 		return nil, err
 	}
-	h := &herald{bin: bin, addr: addr, args: args, transport: tr, Client: c}
-	return h, h.start(ctx)
+	return &herald{bin: bin, addr: addr, args: args, transport: tr, Client: c}, nil
 }
 
 // stop ends the process with SIGTERM (kill -9 after 20 s) and closes the
 // client's connections.
 func (h *herald) stop() {
-	h.proc.stop(20 * time.Second)
+	if h.proc != nil {
+		h.proc.stop(20 * time.Second)
+	}
 	h.transport.CloseIdleConnections()
 }
 
+// start runs the process and waits for "herald ready".
 func (h *herald) start(ctx context.Context) error {
 	p, ready, err := startProcess(ctx, h.bin, h.args, func(line string) bool { return line == "herald ready" })
 	if err != nil {
