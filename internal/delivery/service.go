@@ -414,7 +414,7 @@ func (s *Service) attempt(rec record, sub *topic.Subscription, body []byte, tags
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			err := s.deps.Queues.Enqueue(ctx, sub.AppID, sub.Endpoint, body, rec.MsgID)
+			err := s.deps.Queues.Enqueue(ctx, sub.AppID, sub.Endpoint, queueBody(&a), rec.MsgID)
 			s.finish(rec, a, Outcome{Delivered: err == nil, Err: err}, resolved)
 		}()
 		return true
