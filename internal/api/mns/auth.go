@@ -3,7 +3,7 @@ package mns
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/md5" //nolint:gosec // Content-MD5 is MD5 by protocol.
+	"crypto/md5"  //nolint:gosec // Content-MD5 is MD5 by protocol.
 	"crypto/sha1" //nolint:gosec // the MNS signature is HMAC-SHA1 by protocol.
 	"crypto/subtle"
 	"encoding/base64"

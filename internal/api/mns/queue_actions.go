@@ -80,11 +80,11 @@ type queueAttrs struct {
 // apply sets on q the attributes present, or every default when defaults.
 func (a *queueAttrs) apply(q *queue.Queue, defaults bool) error {
 	type field struct {
-		n                 number
-		name              string
-		lo, hi, def       int64
-		unit              string
-		dst               *int
+		n           number
+		name        string
+		lo, hi, def int64
+		unit        string
+		dst         *int
 	}
 	fields := []field{
 		{a.DelaySeconds, "DelaySeconds", 0, maxDelaySeconds, 0, "seconds", &q.DelaySeconds},
