@@ -35,7 +35,12 @@ func decode(body []byte, root string, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return errMalformedXML.with("The request body is empty; a <%s> document is required.", root)
 	}
-	d := xml.NewDecoder(bytes.NewReader(body))
+	return decodeFrom(bytes.NewReader(body), root, v)
+}
+
+// decodeFrom is decode reading from r, as the body arrives.
+func decodeFrom(r io.Reader, root string, v any) error {
+	d := xml.NewDecoder(r)
 	var start xml.StartElement
 	for {
 		tok, err := d.Token()
