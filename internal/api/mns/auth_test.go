@@ -116,13 +116,20 @@ func TestAuthErrors(t *testing.T) {
 	// Inside the window, and the RFC 1864 Content-MD5, are fine; so is no
 	// Content-MD5 at all (the Java SDK sends none).
 	for _, change := range []func(r *http.Request){
-		func(r *http.Request) { r.Header.Set("Date", testNow.Add(14*time.Minute).Format(http.TimeFormat)); resign(r, testSecret) },
+		func(r *http.Request) {
+			r.Header.Set("Date", testNow.Add(14*time.Minute).Format(http.TimeFormat))
+			resign(r, testSecret)
+		},
 		func(r *http.Request) {
 			sum := md5.Sum(nil) //nolint:gosec // protocol
 			r.Header.Set("Content-MD5", base64.StdEncoding.EncodeToString(sum[:]))
 			resign(r, testSecret)
 		},
-		func(r *http.Request) { r.Header.Del("Content-MD5"); r.Header.Del("Content-Type"); resign(r, testSecret) },
+		func(r *http.Request) {
+			r.Header.Del("Content-MD5")
+			r.Header.Del("Content-Type")
+			resign(r, testSecret)
+		},
 	} {
 		require.Equal(t, http.StatusOK, signed(change).status)
 	}

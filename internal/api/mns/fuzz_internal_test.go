@@ -94,4 +94,3 @@ func FuzzAuthHeaders(f *testing.F) {
 		_, _ = http.ParseTime(value)
 	})
 }
-

@@ -3,7 +3,7 @@ package mns_test
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/md5" //nolint:gosec // the MNS protocol
+	"crypto/md5"  //nolint:gosec // the MNS protocol
 	"crypto/sha1" //nolint:gosec // the MNS protocol
 	"encoding/base64"
 	"encoding/hex"

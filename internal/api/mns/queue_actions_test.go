@@ -98,7 +98,9 @@ func TestListQueue(t *testing.T) {
 	for _, n := range []string{"b1", "a1", "a2", "a3"} {
 		c.ok(http.StatusCreated, "PUT", "/queues/"+n, "")
 	}
-	url := func(n string) string { return "<Queue><QueueURL>http://" + testHost + "/queues/" + n + "</QueueURL></Queue>" }
+	url := func(n string) string {
+		return "<Queue><QueueURL>http://" + testHost + "/queues/" + n + "</QueueURL></Queue>"
+	}
 	c.header = map[string]string{"x-mns-prefix": "a", "x-mns-ret-number": "2"}
 	require.Equal(t, xmlDecl+`<Queues `+nsAttr+`>`+url("a1")+url("a2")+`<NextMarker>a3</NextMarker></Queues>`, c.ok(200, "GET", "/queues", ""))
 	c.header["x-mns-marker"] = "a3"
