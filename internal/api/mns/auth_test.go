@@ -55,7 +55,7 @@ func TestSignatureVectors(t *testing.T) {
 		require.Equal(t, v.status, res.status, "%s %s: %s", v.method, v.target, res.body)
 	}
 	res := a.serve(func() *http.Request {
-		r := httptest.NewRequest("GET", "/queues", nil)
+		r := httptest.NewRequest(http.MethodGet, "/queues", nil)
 		r.Host = testHost
 		r.Header.Set("x-mns-version", "2015-06-06")
 		r.Header.Set("Date", date)
