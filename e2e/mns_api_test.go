@@ -3,7 +3,7 @@ package e2e
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/md5" //nolint:gosec // the MNS protocol
+	"crypto/md5"  //nolint:gosec // the MNS protocol
 	"crypto/sha1" //nolint:gosec // the MNS protocol
 	"encoding/base64"
 	"encoding/hex"
@@ -28,7 +28,9 @@ type mnsClient struct {
 	base string
 }
 
-func newMNSClient(t *testing.T, n *node) *mnsClient { return &mnsClient{t: t, base: "http://" + n.addr} }
+func newMNSClient(t *testing.T, n *node) *mnsClient {
+	return &mnsClient{t: t, base: "http://" + n.addr}
+}
 
 // do sends a signed request; header adds x-mns-* headers.
 func (c *mnsClient) do(method, resource, body string, header ...string) (int, string) {

@@ -3,6 +3,7 @@ package mns
 import (
 	"io"
 	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/herald-mq/herald/internal/queue"
@@ -34,6 +35,7 @@ func FuzzXMLBody(f *testing.F) {
 		`<ReceiptHandles><ReceiptHandle>abc</ReceiptHandle></ReceiptHandles>`,
 		`<Subscription><Endpoint>acs:mns:cn-hangzhou:1:queues/q</Endpoint><FilterTag>t</FilterTag></Subscription>`,
 		`<Message><MessageBody>&amp;&#x1;</MessageBody>`, `<Queue/><Queue/>`,
+		`<?xml version="1.0"?><Message><MessageBody>&#20320;&lt;&#x597D;&gt; é</MessageBody><Priority> 3 </Priority><Other/></Message>`,
 	} {
 		f.Add([]byte(s), uint8(7))
 	}
@@ -71,7 +73,53 @@ func FuzzXMLBody(f *testing.F) {
 		wantWire(read("Subscription", &sub))
 		_, err := rootName(body)
 		wantWire(err)
+
+		// The plain-document parser agrees with encoding/xml wherever it
+		// answers.
+		if fm, ok := fastMessage(body); ok {
+			var want messageIn
+			if err := decode(body, "Message", &want); err != nil {
+				t.Fatalf("fast path read what encoding/xml refuses (%v): %+v", err, fm)
+			}
+			requireSameMessages(t, []messageIn{want}, []messageIn{fm})
+		}
+		if fms, ok := fastMessages(body); ok {
+			var want messagesIn
+			if err := decode(body, "Messages", &want); err != nil {
+				t.Fatalf("fast path read what encoding/xml refuses (%v): %+v", err, fms)
+			}
+			requireSameMessages(t, want.Messages, fms.Messages)
+		}
+		if fh, ok := fastHandles(body); ok {
+			var want receiptHandlesIn
+			if err := decode(body, "ReceiptHandles", &want); err != nil {
+				t.Fatalf("fast path read what encoding/xml refuses (%v): %+v", err, fh)
+			}
+			if !slices.Equal(want.Handles, fh.Handles) {
+				t.Fatalf("handles: encoding/xml %q, fast path %q", want.Handles, fh.Handles)
+			}
+		}
 	})
+}
+
+func requireSameMessages(t *testing.T, want, got []messageIn) {
+	t.Helper()
+	str := func(p *string) string {
+		if p == nil {
+			return "<nil>"
+		}
+		return "=" + *p
+	}
+	if len(want) != len(got) {
+		t.Fatalf("encoding/xml read %d messages, the fast path %d", len(want), len(got))
+	}
+	for i := range want {
+		w, g := want[i], got[i]
+		if w.MessageBody != g.MessageBody || str(w.DelaySeconds) != str(g.DelaySeconds) || str(w.Priority) != str(g.Priority) {
+			t.Fatalf("message %d: encoding/xml %q %s %s, fast path %q %s %s", i, w.MessageBody, str(w.DelaySeconds), str(w.Priority),
+				g.MessageBody, str(g.DelaySeconds), str(g.Priority))
+		}
+	}
 }
 
 // FuzzAuthHeaders feeds the header parsers: Authorization, the query string

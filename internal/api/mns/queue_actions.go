@@ -94,11 +94,11 @@ func (a *queueAttrs) apply(q *queue.Queue, defaults bool) error {
 		{a.PollingWaitSeconds, "PollingWaitSeconds", 0, maxWaitSeconds, 0, "seconds", &q.PollingWaitSeconds},
 	}
 	for _, f := range fields {
-		v, err := f.n.get(f.name, f.lo, f.hi, f.def, f.unit)
+		v, err := getNumber(f.n, f.name, f.lo, f.hi, f.def, f.unit)
 		if err != nil {
 			return err
 		}
-		if f.n.Set || defaults {
+		if f.n != nil || defaults {
 			*f.dst = int(v)
 		}
 	}
@@ -335,11 +335,11 @@ func (m *messageIn) outgoing() (queue.Outgoing, error) {
 	if m.MessageBody == "" {
 		return queue.Outgoing{}, errEmptyMessage
 	}
-	delay, err := m.DelaySeconds.get("DelaySeconds", 0, maxDelaySeconds, -1, "seconds")
+	delay, err := getNumber(m.DelaySeconds, "DelaySeconds", 0, maxDelaySeconds, -1, "seconds")
 	if err != nil {
 		return queue.Outgoing{}, err
 	}
-	prio, err := m.Priority.get("Priority", 0, maxPriority, defaultPriority, "")
+	prio, err := getNumber(m.Priority, "Priority", 0, maxPriority, defaultPriority, "")
 	if err != nil {
 		return queue.Outgoing{}, errArgument.with("The value of Priority should between 1 and 16.")
 	}
@@ -370,6 +370,31 @@ type sentMessages struct {
 	Messages []sentMessage `xml:"Message"`
 }
 
+func (m sentMessage) appendXML(b []byte) []byte {
+	b = appendOpen(b, "Message", m.NS)
+	if m.ErrorCode != "" {
+		b = appendElem(b, "ErrorCode", m.ErrorCode)
+	}
+	if m.ErrorMessage != "" {
+		b = appendElem(b, "ErrorMessage", m.ErrorMessage)
+	}
+	if m.MessageID != "" {
+		b = appendElem(b, "MessageId", m.MessageID)
+	}
+	if m.MessageBodyMD5 != "" {
+		b = appendElem(b, "MessageBodyMD5", m.MessageBodyMD5)
+	}
+	return append(b, "</Message>"...)
+}
+
+func (m sentMessages) appendXML(b []byte) []byte {
+	b = appendOpen(b, "Messages", m.NS)
+	for _, item := range m.Messages {
+		b = item.appendXML(b)
+	}
+	return append(b, "</Messages>"...)
+}
+
 // bodyMD5 is MNS's MessageBodyMD5: the upper-case hex MD5 of the body.
 func bodyMD5(b []byte) string {
 	sum := md5.Sum(b) //nolint:gosec // protocol-mandated
@@ -381,16 +406,21 @@ func (s *Server) sendMessage(ctx context.Context, req *request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	root, err := rootName(req.body)
-	if err != nil {
-		return reply{}, err
-	}
-	if root == "Messages" {
-		return s.batchSendMessage(ctx, req, name)
-	}
-	var m messageIn
-	if err := decode(req.body, "Message", &m); err != nil {
-		return reply{}, err
+	m, ok := fastMessage(req.body)
+	if !ok {
+		if _, batch := fastMessages(req.body); batch {
+			return s.batchSendMessage(ctx, req, name)
+		}
+		root, err := rootName(req.body)
+		if err != nil {
+			return reply{}, err
+		}
+		if root == "Messages" {
+			return s.batchSendMessage(ctx, req, name)
+		}
+		if err := decode(req.body, "Message", &m); err != nil {
+			return reply{}, err
+		}
 	}
 	o, err := m.outgoing()
 	if err != nil {
@@ -407,9 +437,11 @@ func (s *Server) sendMessage(ctx context.Context, req *request) (reply, error) {
 // make the answer a partial failure (HTTP 500) listing, in order, ids and
 // errors.
 func (s *Server) batchSendMessage(ctx context.Context, req *request, name string) (reply, error) {
-	var in messagesIn
-	if err := decode(req.body, "Messages", &in); err != nil {
-		return reply{}, err
+	in, ok := fastMessages(req.body)
+	if !ok {
+		if err := decode(req.body, "Messages", &in); err != nil {
+			return reply{}, err
+		}
 	}
 	if len(in.Messages) == 0 || len(in.Messages) > maxBatch {
 		return reply{}, errArgument.with("The count of messages should between 1 and %d.", maxBatch)
@@ -471,6 +503,32 @@ type receivedMessages struct {
 	Messages []receivedMessage `xml:"Message"`
 }
 
+func (m *receivedMessage) appendXML(b []byte) []byte {
+	b = appendOpen(b, "Message", m.NS)
+	b = appendElem(b, "MessageId", m.MessageID)
+	if m.ReceiptHandle != "" {
+		b = appendElem(b, "ReceiptHandle", m.ReceiptHandle)
+	}
+	b = appendElem(b, "MessageBodyMD5", m.MessageBodyMD5)
+	b = appendElem(b, "MessageBody", m.MessageBody)
+	b = appendIntElem(b, "EnqueueTime", m.EnqueueTime)
+	if m.NextVisibleTime != 0 {
+		b = appendIntElem(b, "NextVisibleTime", m.NextVisibleTime)
+	}
+	b = appendIntElem(b, "FirstDequeueTime", m.FirstDequeueTime)
+	b = appendIntElem(b, "DequeueCount", int64(m.DequeueCount))
+	b = appendIntElem(b, "Priority", int64(m.Priority))
+	return append(b, "</Message>"...)
+}
+
+func (m receivedMessages) appendXML(b []byte) []byte {
+	b = appendOpen(b, "Messages", m.NS)
+	for i := range m.Messages {
+		b = m.Messages[i].appendXML(b)
+	}
+	return append(b, "</Messages>"...)
+}
+
 func received(m *queue.Message) receivedMessage {
 	r := receivedMessage{
 		MessageID: m.ID, ReceiptHandle: m.Handle, MessageBodyMD5: bodyMD5(m.Body), MessageBody: string(m.Body),
@@ -503,7 +561,7 @@ func messagesReply(msgs []queue.Message, batch bool) reply {
 	if !batch {
 		m := received(&msgs[0])
 		m.NS = Namespace
-		return reply{status: http.StatusOK, body: m}
+		return reply{status: http.StatusOK, body: &m}
 	}
 	out := receivedMessages{NS: Namespace, Messages: make([]receivedMessage, len(msgs))}
 	for i := range msgs {
@@ -588,9 +646,11 @@ func (s *Server) deleteMessage(ctx context.Context, req *request) (reply, error)
 		}
 		return reply{status: http.StatusNoContent}, nil
 	}
-	var in receiptHandlesIn
-	if err := decode(req.body, "ReceiptHandles", &in); err != nil {
-		return reply{}, err
+	in, ok := fastHandles(req.body)
+	if !ok {
+		if err := decode(req.body, "ReceiptHandles", &in); err != nil {
+			return reply{}, err
+		}
 	}
 	if len(in.Handles) == 0 || len(in.Handles) > maxBatch {
 		return reply{}, errArgument.with("The count of receipt handles should between 1 and %d.", maxBatch)

@@ -76,7 +76,7 @@ func (r *request) topicAttrs() (topicAttrs, int64, error) {
 	if _, err := boolText("LoggingEnabled", a.LoggingEnabled); err != nil {
 		return a, 0, err
 	}
-	size, err := a.MaximumMessageSize.get("MaximumMessageSize", minMessageSize, maxMessageSize, maxMessageSize, "bytes")
+	size, err := getNumber(a.MaximumMessageSize, "MaximumMessageSize", minMessageSize, maxMessageSize, maxMessageSize, "bytes")
 	return a, size, err
 }
 
@@ -111,7 +111,7 @@ func (s *Server) setTopicAttributes(ctx context.Context, req *request) (reply, e
 		return reply{}, err
 	}
 	err = s.deps.Topics.UpdateTopic(ctx, req.appID(), name, func(t *topic.Topic) error {
-		if a.MaximumMessageSize.Set {
+		if a.MaximumMessageSize != nil {
 			t.MaxMsgSize = int(size)
 		}
 		return nil

@@ -79,24 +79,15 @@ func decodeFrom(r io.Reader, root string, v any) error {
 }
 
 // number is an optional integer element, kept as text so that a bad value
-// gets InvalidArgument rather than a parse error.
-type number struct {
-	Set  bool
-	Text string
-}
+// gets InvalidArgument rather than a parse error; nil when absent.
+type number = *string
 
-// UnmarshalXML records that the element was present.
-func (n *number) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
-	n.Set = true
-	return d.DecodeElement(&n.Text, &start)
-}
-
-// get returns the value in [lo, hi], or def when the element was absent.
-func (n number) get(name string, lo, hi, def int64, unit string) (int64, error) {
-	if !n.Set {
+// getNumber returns n's value in [lo, hi], or def when n is absent.
+func getNumber(n number, name string, lo, hi, def int64, unit string) (int64, error) {
+	if n == nil {
 		return def, nil
 	}
-	v, err := strconv.ParseInt(strings.TrimSpace(n.Text), 10, 64)
+	v, err := strconv.ParseInt(strings.TrimSpace(*n), 10, 64)
 	if err != nil || v < lo || v > hi {
 		return 0, errRange(name, lo, hi, unit)
 	}
@@ -116,6 +107,9 @@ func boolText(name, s string) (bool, error) {
 
 // encode returns the XML declaration and v.
 func encode(v any) []byte {
+	if a, ok := v.(appender); ok {
+		return a.appendXML(append(make([]byte, 0, 1024), xmlDecl...))
+	}
 	b, err := xml.Marshal(v)
 	if err != nil {
 		// Only types of this package are encoded; none can fail.
@@ -130,4 +124,67 @@ func boolWire(b bool) string {
 		return "True"
 	}
 	return "False"
+}
+
+// appender is a document that writes itself, byte for byte as xml.Marshal
+// would, to spare the reflection on the message paths.
+type appender interface {
+	appendXML(b []byte) []byte
+}
+
+// sliceWriter appends to a byte slice.
+type sliceWriter struct{ b []byte }
+
+func (w *sliceWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+// appendElem appends <name>text</name> with text escaped as xml.Marshal
+// escapes it.
+func appendElem(b []byte, name, text string) []byte {
+	b = append(b, '<')
+	b = append(b, name...)
+	b = append(b, '>')
+	if needsEscape(text) {
+		w := sliceWriter{b}
+		_ = xml.EscapeText(&w, []byte(text))
+		b = w.b
+	} else {
+		b = append(b, text...)
+	}
+	b = append(b, "</"...)
+	b = append(b, name...)
+	return append(b, '>')
+}
+
+func needsEscape(s string) bool {
+	for i := range len(s) {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '<' || c == '>' || c == '&' || c == '"' || c == '\'' {
+			return true
+		}
+	}
+	return false
+}
+
+func appendIntElem(b []byte, name string, v int64) []byte {
+	b = append(b, '<')
+	b = append(b, name...)
+	b = append(b, '>')
+	b = strconv.AppendInt(b, v, 10)
+	b = append(b, "</"...)
+	b = append(b, name...)
+	return append(b, '>')
+}
+
+// appendOpen appends <name> or, for a root, <name xmlns="…">.
+func appendOpen(b []byte, name, ns string) []byte {
+	b = append(b, '<')
+	b = append(b, name...)
+	if ns != "" {
+		b = append(b, ` xmlns="`...)
+		b = append(b, ns...)
+		b = append(b, '"')
+	}
+	return append(b, '>')
 }
