@@ -75,22 +75,26 @@ func benchMNS(ctx context.Context, out *report) error {
 	// seconds. Short runs of each, alternating, and the median of the
 	// per-pair ratios, keep a burst of someone else's work from deciding the
 	// figure.
-	var ratios, cmqRates, mnsRates []float64
+	var ratios, cmqRates, mnsRates, cpuRatios []float64
 	for round := range mnsRounds {
-		c, err := cycleRateFor(ctx, mnsRun, func(w int) (func(context.Context) error, error) { return cmqc.cycle(round, w) })
+		c, cmqCPU, err := cycleRateFor(ctx, mnsRun, func(w int) (func(context.Context) error, error) { return cmqc.cycle(round, w) })
 		if err != nil {
 			return fmt.Errorf("cmq: %w", err)
 		}
-		m, err := cycleRateFor(ctx, mnsRun, func(w int) (func(context.Context) error, error) { return mnsc.cycle(round, w) })
+		m, mnsCPU, err := cycleRateFor(ctx, mnsRun, func(w int) (func(context.Context) error, error) { return mnsc.cycle(round, w) })
 		if err != nil {
 			return fmt.Errorf("mns: %w", err)
 		}
 		ratios, cmqRates, mnsRates = append(ratios, m/c), append(cmqRates, c), append(mnsRates, m)
+		cpuRatios = append(cpuRatios, cmqCPU/mnsCPU)
 	}
 	cmqMedian, mnsMedian := median(cmqRates)*queueBatch, median(mnsRates)*queueBatch
 	out.Figure("CMQ API over HTTP, msgs/s through send→receive→delete (median)", cmqMedian, "msg/s")
 	out.Figure("MNS API over HTTP, msgs/s through send→receive→delete (median)", mnsMedian, "msg/s")
 	out.Ratio("MNS API vs the CMQ API, median of alternating 1 s pairs", median(ratios)*cmqMedian, cmqMedian, 0.8)
+	// CPU time per message (client and server together, both in this
+	// process) depends far less on what else the machine is doing.
+	out.Ratio("MNS vs CMQ messages per CPU-second (median)", median(cpuRatios)*1000, 1000, 0.8)
 	return nil
 }
 
@@ -108,13 +112,14 @@ func median(xs []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// cycleRateFor is cycleRate for a run of the given length.
-func cycleRateFor(ctx context.Context, run time.Duration, setup func(worker int) (func(context.Context) error, error)) (float64, error) {
+// cycleRateFor is cycleRate for a run of the given length; it also returns
+// the process's CPU seconds per cycle.
+func cycleRateFor(ctx context.Context, run time.Duration, setup func(worker int) (func(context.Context) error, error)) (rate, cpu float64, err error) {
 	cycles := make([]func(context.Context) error, queueWorkers)
 	for w := range cycles {
 		c, err := setup(w)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		cycles[w] = c
 	}
@@ -123,7 +128,7 @@ func cycleRateFor(ctx context.Context, run time.Duration, setup func(worker int)
 	errs := make(chan error, queueWorkers)
 	runCtx, cancel := context.WithTimeout(ctx, run)
 	defer cancel()
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuSeconds()
 	for _, c := range cycles {
 		wg.Go(func() {
 			for runCtx.Err() == nil {
@@ -139,10 +144,11 @@ func cycleRateFor(ctx context.Context, run time.Duration, setup func(worker int)
 	wg.Wait()
 	select {
 	case err := <-errs:
-		return 0, err
+		return 0, 0, err
 	default:
 	}
-	return float64(done.Load()) / time.Since(start).Seconds(), nil
+	n := float64(max(done.Load(), 1))
+	return float64(done.Load()) / time.Since(start).Seconds(), (cpuSeconds() - cpu0) / n, nil
 }
 
 // newBenchAPIs builds the CMQ and MNS handlers over the same services.
