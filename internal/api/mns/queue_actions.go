@@ -408,15 +408,19 @@ func (s *Server) sendMessage(ctx context.Context, req *request) (reply, error) {
 	}
 	m, ok := fastMessage(req.body)
 	if !ok {
-		if _, batch := fastMessages(req.body); batch {
-			return s.batchSendMessage(ctx, req, name)
+		if in, batch := fastMessages(req.body); batch {
+			return s.batchSendMessage(ctx, req, name, in)
 		}
 		root, err := rootName(req.body)
 		if err != nil {
 			return reply{}, err
 		}
 		if root == "Messages" {
-			return s.batchSendMessage(ctx, req, name)
+			var in messagesIn
+			if err := decode(req.body, "Messages", &in); err != nil {
+				return reply{}, err
+			}
+			return s.batchSendMessage(ctx, req, name, in)
 		}
 		if err := decode(req.body, "Message", &m); err != nil {
 			return reply{}, err
@@ -436,13 +440,7 @@ func (s *Server) sendMessage(ctx context.Context, req *request) (reply, error) {
 // batchSendMessage sends the messages that pass the checks; any that do not
 // make the answer a partial failure (HTTP 500) listing, in order, ids and
 // errors.
-func (s *Server) batchSendMessage(ctx context.Context, req *request, name string) (reply, error) {
-	in, ok := fastMessages(req.body)
-	if !ok {
-		if err := decode(req.body, "Messages", &in); err != nil {
-			return reply{}, err
-		}
-	}
+func (s *Server) batchSendMessage(ctx context.Context, req *request, name string, in messagesIn) (reply, error) {
 	if len(in.Messages) == 0 || len(in.Messages) > maxBatch {
 		return reply{}, errArgument.with("The count of messages should between 1 and %d.", maxBatch)
 	}
