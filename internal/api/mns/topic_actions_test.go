@@ -159,3 +159,18 @@ func TestPublishMessage(t *testing.T) {
 	c.fails(404, "TopicNotExist", "POST", "/topics/nope/messages", `<Message><MessageBody>x</MessageBody></Message>`)
 	c.fails(400, "MalformedXML", "POST", "/topics/t/messages", `<Message><MessageBody>x</MessageBody>`)
 }
+
+// MNS's longest names work all the way through the services.
+func TestLongNames(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	c := a.client()
+	tn, sn, qn := "t"+strings.Repeat("-", 255), "s"+strings.Repeat("x", 255), "q"+strings.Repeat("9", 255)
+	c.ok(http.StatusCreated, "PUT", "/topics/"+tn, "")
+	c.ok(http.StatusCreated, "PUT", "/queues/"+qn, "")
+	c.ok(http.StatusCreated, "PUT", "/topics/"+tn+"/subscriptions/"+sn, "<Subscription><Endpoint>acs:mns:r:1:queues/"+qn+"</Endpoint></Subscription>")
+	c.ok(http.StatusCreated, "POST", "/topics/"+tn+"/messages", "<Message><MessageBody>x</MessageBody></Message>")
+	require.Equal(t, "1", field(t, c.ok(200, "GET", "/topics/"+tn, ""), "MessageCount"))
+	c.ok(http.StatusCreated, "POST", "/queues/"+qn+"/messages", "<Message><MessageBody>x</MessageBody></Message>")
+	require.Equal(t, "x", field(t, c.ok(200, "GET", "/queues/"+qn+"/messages", ""), "MessageBody"))
+}
