@@ -210,8 +210,27 @@ func TestMNSAndCMQShareObjects(t *testing.T) {
 	msg = c.ok(http.StatusOK, "GET", "/queues/mnsinbox/messages?waitseconds=20", "")
 	require.Equal(t, "sent via cmq", xmlField(t, msg, "MessageBody"))
 
-	// The CLI's and dashboard's listings are the CMQ API's: they show the
+	// The CLI's listings (the CMQ API's) and the dashboard show the
 	// MNS-made objects.
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.addr+"/dashboard", nil)
+	require.NoError(t, err)
+	req.SetBasicAuth(secretID, secretKey)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	page, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	for _, name := range []string{"mnsinbox", "frommns", "toqueue"} {
+		require.Contains(t, string(page), name)
+	}
+	resp, err = http.Get("http://" + n.addr + "/metrics")
+	require.NoError(t, err)
+	metrics, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	require.NoError(t, err)
+	require.Contains(t, string(metrics), `queue="mnsinbox"`)
+	require.Contains(t, string(metrics), `herald_mns_requests_total{action="ReceiveMessage",code=""}`)
 	list, err := n.Client.ListQueue(ctx, client.ListQueueRequest{SearchWord: "mnsinbox"})
 	require.NoError(t, err)
 	require.Equal(t, 1, list.TotalCount)
