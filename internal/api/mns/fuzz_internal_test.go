@@ -54,7 +54,7 @@ func FuzzXMLBody(f *testing.F) {
 		if err := read("Message", &m); err == nil {
 			o, err := m.outgoing()
 			wantWire(err)
-			if err == nil && (len(o.Body) == 0 || o.Priority < 1 || o.Priority > maxPriority) {
+			if err == nil && (len(o.Body) == 0 || o.Priority < 0 || o.Priority > maxPriority || o.Priority == defaultPriority) {
 				t.Fatalf("accepted %+v", o)
 			}
 		} else {

@@ -3,7 +3,6 @@ package mns
 import (
 	"context"
 	"crypto/md5" //nolint:gosec // MessageBodyMD5 is MD5 by protocol.
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"regexp"
@@ -343,8 +342,8 @@ func (m *messageIn) outgoing() (queue.Outgoing, error) {
 	if err != nil {
 		return queue.Outgoing{}, errArgument.with("The value of Priority should between 1 and 16.")
 	}
-	if prio == 0 {
-		prio = defaultPriority
+	if prio == defaultPriority {
+		prio = 0 // stored as none, which reads back as the default
 	}
 	d := time.Duration(delay) * time.Second
 	if delay < 0 {
@@ -398,7 +397,11 @@ func (m sentMessages) appendXML(b []byte) []byte {
 // bodyMD5 is MNS's MessageBodyMD5: the upper-case hex MD5 of the body.
 func bodyMD5(b []byte) string {
 	sum := md5.Sum(b) //nolint:gosec // protocol-mandated
-	return strings.ToUpper(hex.EncodeToString(sum[:]))
+	var out [32]byte
+	for i, c := range sum {
+		out[2*i], out[2*i+1] = upperHex[c>>4], upperHex[c&0xf]
+	}
+	return string(out[:])
 }
 
 func (s *Server) sendMessage(ctx context.Context, req *request) (reply, error) {

@@ -3,11 +3,10 @@ package mns
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
+		"errors"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -183,10 +182,18 @@ type errorBody struct {
 
 // requestID is 24 upper-case hex digits, as MNS's request ids look.
 func requestID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return strings.ToUpper(hex.EncodeToString(b[:]))
+	var b [24]byte
+	hi, lo := rand.Uint64(), rand.Uint32()
+	for i := range 16 {
+		b[i] = upperHex[hi>>(60-4*i)&0xf]
+	}
+	for i := range 8 {
+		b[16+i] = upperHex[lo>>(28-4*i)&0xf]
+	}
+	return string(b[:])
 }
+
+const upperHex = "0123456789ABCDEF"
 
 // route finds the handler of a method and path, the names in the path, and
 // the operation's name; a nil handler is an unknown operation.
