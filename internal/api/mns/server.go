@@ -147,7 +147,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Date", httpDate(s.deps.Clock.Now()))
 	if err != nil {
 		wire, unexpected := wireError(err)
-		if unexpected {
+		// A long poll ends with the client's connection; that is no failure.
+		if unexpected && r.Context().Err() == nil {
 			s.deps.Log.Error("mns request failed", "requestId", id, "method", r.Method, "path", r.URL.Path, "err", err)
 		}
 		if out != nil {
