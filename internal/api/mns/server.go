@@ -3,7 +3,7 @@ package mns
 import (
 	"cmp"
 	"context"
-		"errors"
+	"errors"
 	"io"
 	"log/slog"
 	"math/rand/v2"
