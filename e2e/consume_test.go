@@ -68,10 +68,10 @@ func TestClientConsume(t *testing.T) {
 
 	// A slow handler is under way when the consumer stops: it finishes and
 	// its message is deleted.
-	_, err = c.SendMessage(ctx, client.SendMessageRequest{QueueName: "jobs", MsgBody: "last"})
-	require.NoError(t, err)
 	stop()
 	require.NoError(t, <-done)
+	_, err = c.SendMessage(ctx, client.SendMessageRequest{QueueName: "jobs", MsgBody: "last"})
+	require.NoError(t, err)
 	slowCtx, stopSlow := context.WithCancel(ctx)
 	started, finished := make(chan struct{}), make(chan struct{})
 	done2 := make(chan error, 1)
@@ -89,7 +89,11 @@ func TestClientConsume(t *testing.T) {
 				return nil
 			})
 	}()
-	<-started
+	select {
+	case <-started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the second consumer never received the last message")
+	}
 	require.NoError(t, <-done2)
 	select {
 	case <-finished:
