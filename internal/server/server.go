@@ -63,7 +63,11 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	if err != nil {
 		return err
 	}
-	accounts := account.Open(accountsKV, log)
+	accounts, err := account.Open(ctx, accountsKV, log)
+	if err != nil {
+		return err
+	}
+	defer accounts.Close()
 	acct, created, err := accounts.Bootstrap(ctx, cfg.AppID, cfg.SecretID, cfg.SecretKey, clk.Now())
 	if err != nil {
 		return err

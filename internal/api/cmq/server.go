@@ -60,7 +60,9 @@ type Deps struct {
 
 // Request is one authenticated call.
 type Request struct {
-	Account   account.Account
+	// Account is the key that signed the request: its AppID is the account
+	// the request acts for.
+	Account   account.Key
 	Params    Params
 	RequestID string
 }
