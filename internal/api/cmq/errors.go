@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/herald-mq/herald/internal/account"
 	"github.com/herald-mq/herald/internal/queue"
 	"github.com/herald-mq/herald/internal/topic"
 )
@@ -74,6 +75,13 @@ var mapping = []struct {
 	{queue.ErrDeadLetterNotFound, errf(4440, 10100, "dead letter queue is not existed, or deleted")},
 	{queue.ErrDeadLetterSelf, errf(4000, 10350, "parameter deadLetterQueueName value or length is out of range")},
 	{queue.ErrBadAttribute, errf(4000, 10350, "parameter value or length is out of range")},
+	// Accounts and keys are herald's extension; the module codes are ours.
+	// (A request signed with an unknown SecretId is 4100/10270 before any
+	// action runs; ErrNotFound here is RevokeKey's secretId.)
+	{account.ErrNotFound, errf(4440, 10830, "secret id is not existed, or revoked")},
+	{account.ErrAccountNotFound, errf(4440, 10800, "account is not existed, or deleted")},
+	{account.ErrAccountExists, errf(4460, 10810, "account is already existed")},
+	{account.ErrLastAdminKey, errf(4000, 10840, "the last admin key cannot be revoked")},
 }
 
 // wireError turns any error into the CMQ error to send, and reports whether it

@@ -54,8 +54,10 @@ type Deps struct {
 	Nonces Nonces
 	// Queues serves the queue actions; nil leaves them out.
 	Queues Queues
-	Clock  clock.Clock
-	Log    *slog.Logger
+	// Admin serves the account and key actions; nil leaves them out.
+	Admin AccountAdmin
+	Clock clock.Clock
+	Log   *slog.Logger
 }
 
 // Request is one authenticated call.
@@ -113,6 +115,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.add("QueryTopicRoute", noRoute)
 	if deps.Queues != nil {
 		s.addQueueActions()
+	}
+	if deps.Admin != nil {
+		s.addAccountActions()
 	}
 	return s, nil
 }
