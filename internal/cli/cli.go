@@ -24,6 +24,8 @@ usage:
   herald subscription ...       manage subscriptions    (herald subscription -h)
   herald publish TOPIC BODY     publish a message       (herald publish -h)
   herald queue ...              manage queues           (herald queue -h)
+  herald account ...            manage accounts         (herald account -h)
+  herald key ...                manage API keys         (herald key -h)
   herald version                print the version, commit and Go version
 `
 
