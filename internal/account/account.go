@@ -120,7 +120,7 @@ type Store struct {
 	kv  jetstream.KeyValue
 	log *slog.Logger
 
-	mu      sync.Mutex
+	mu      sync.RWMutex
 	keys    map[string]cached
 	changed chan struct{} // closed and replaced on every applied entry
 
@@ -226,9 +226,9 @@ func (s *Store) Lookup(ctx context.Context, secretID string) (Key, error) {
 	if !isSecretID(secretID) {
 		return Key{}, ErrNotFound
 	}
-	s.mu.Lock()
+	s.mu.RLock()
 	c, ok := s.keys[secretID]
-	s.mu.Unlock()
+	s.mu.RUnlock()
 	if ok {
 		if c.gone {
 			return Key{}, ErrNotFound
