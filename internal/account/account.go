@@ -517,7 +517,8 @@ func (s *Store) RevokeKey(ctx context.Context, secretID string) error {
 // after removing those going.
 //
 // Two admins revoking the last two admin keys at the same instant can both
-// pass; the bootstrap flags bring one back at the next start.
+// pass; the next start then makes a new bootstrap key (or restores the
+// one the flags name).
 func (s *Store) keepsAnAdmin(ctx context.Context, going func(keyRecord) bool) error {
 	recs, err := s.keyRecords(ctx)
 	if err != nil {

@@ -24,6 +24,7 @@ type AccountAdmin interface {
 var (
 	errNotAdmin     = errf(4000, 10461, "no cam authentication: the key is not an admin key")
 	errOtherAccount = errf(4000, 10461, "no cam authentication: the key belongs to another account")
+	errRevokeAdmin  = errf(4000, 10461, "no cam authentication: only an admin key may revoke an admin key")
 	errAccountName  = errf(4000, 10850, "account name format error")
 	errAccountInUse = errf(4000, 10820, "topics or queues exist, the account cannot be deleted")
 )
@@ -108,6 +109,9 @@ func (s *Server) deleteAccount(ctx context.Context, req *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A topic or queue the account's keys create between this check and
+	// the keys' removal outlives the account; its keys are gone, so only an
+	// account made again with the same APPID reaches it.
 	if n, _ := s.deps.Topics.ListTopics(appID, "", 0, 1); n > 0 {
 		return nil, errAccountInUse
 	}
@@ -198,6 +202,9 @@ func (s *Server) revokeKey(ctx context.Context, req *Request) (any, error) {
 		}
 		if k.AppID != req.Account.AppID {
 			return nil, errOtherAccount
+		}
+		if k.Admin {
+			return nil, errRevokeAdmin
 		}
 	}
 	if err := s.deps.Admin.RevokeKey(ctx, id); err != nil {
