@@ -505,27 +505,60 @@ func (s *Store) RevokeKey(ctx context.Context, secretID string) error {
 	if err != nil {
 		return err
 	}
-	if r.key().Admin {
-		if err := s.keepsAnAdmin(ctx, func(k keyRecord) bool { return k.SecretID == secretID }); err != nil {
+	return s.removeKeys(ctx, []keyRecord{r})
+}
+
+// removeKeys revokes the keys, unless that leaves no admin key
+// (ErrLastAdminKey).
+//
+// The check before removing refuses the common case without touching
+// anything. Two removals at once (two admins revoking the last two admin
+// keys) can both pass it, so a removal of admin keys checks again once they
+// are gone, and puts them back when no admin key is left: whichever of the
+// two checks last sees what both did.
+func (s *Store) removeKeys(ctx context.Context, recs []keyRecord) error {
+	admins := false
+	going := map[string]bool{}
+	for _, r := range recs {
+		admins = admins || r.key().Admin
+		going[r.SecretID] = true
+	}
+	if admins {
+		if err := s.keepsAnAdmin(ctx, going); err != nil {
 			return err
 		}
 	}
-	return s.remove(ctx, secretID)
+	for _, r := range recs {
+		if err := s.remove(ctx, r.SecretID); err != nil {
+			return err
+		}
+	}
+	if !admins {
+		return nil
+	}
+	err := s.keepsAnAdmin(ctx, nil)
+	if !errors.Is(err, ErrLastAdminKey) {
+		return err
+	}
+	for _, r := range recs {
+		b, _ := json.Marshal(r)
+		if _, perr := s.kv.Put(ctx, r.SecretID, b); perr != nil {
+			return fmt.Errorf("account: putting back %s after a concurrent revocation: %w", r.SecretID, perr)
+		}
+	}
+	s.log.Warn("account: admin keys revoked at the same moment as the others; put back", "count", len(recs))
+	return ErrLastAdminKey
 }
 
-// keepsAnAdmin returns ErrLastAdminKey unless an admin key would remain
-// after removing those going.
-//
-// Two admins revoking the last two admin keys at the same instant can both
-// pass; the next start then makes a new bootstrap key (or restores the
-// one the flags name).
-func (s *Store) keepsAnAdmin(ctx context.Context, going func(keyRecord) bool) error {
+// keepsAnAdmin returns ErrLastAdminKey unless an admin key other than those
+// going is stored.
+func (s *Store) keepsAnAdmin(ctx context.Context, going map[string]bool) error {
 	recs, err := s.keyRecords(ctx)
 	if err != nil {
 		return err
 	}
 	for _, k := range recs {
-		if k.key().Admin && !going(k) {
+		if k.key().Admin && !going[k.SecretID] {
 			return nil
 		}
 	}
@@ -549,25 +582,16 @@ func (s *Store) DeleteAccount(ctx context.Context, appID int64) error {
 	if err != nil {
 		return err
 	}
-	var ids []string
-	admins := false
+	var mine []keyRecord
 	for _, k := range recs {
 		if k.AppID == appID {
-			ids = append(ids, k.SecretID)
-			admins = admins || k.key().Admin
-		}
-	}
-	if admins {
-		if err := s.keepsAnAdmin(ctx, func(k keyRecord) bool { return k.AppID == appID }); err != nil {
-			return err
+			mine = append(mine, k)
 		}
 	}
 	// Keys first: an account whose removal fails half-way keeps its record
 	// and can be deleted again.
-	for _, id := range ids {
-		if err := s.remove(ctx, id); err != nil {
-			return err
-		}
+	if err := s.removeKeys(ctx, mine); err != nil {
+		return err
 	}
 	if err := s.kv.Delete(ctx, accountKey(appID)); err != nil {
 		return fmt.Errorf("account: delete account %d: %w", appID, err)

@@ -353,3 +353,52 @@ func (w *syncWriter) String() string {
 	defer w.mu.Unlock()
 	return w.b.String()
 }
+
+// Two processes revoking the last two admin keys at the same moment never
+// leave the cluster without an admin key.
+func TestConcurrentRevocationsKeepAnAdmin(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	eng := enginetest.New(t)
+	one := openOn(t, bucket(t, eng), slog.New(slog.DiscardHandler))
+	two := openOn(t, bucket(t, eng), slog.New(slog.DiscardHandler))
+	left, _, err := one.Bootstrap(ctx, 1, "AKIDfirst", "k", time.Unix(1, 0))
+	require.NoError(t, err)
+	for range 10 {
+		other, err := one.CreateKey(ctx, 1, true, time.Unix(2, 0))
+		require.NoError(t, err)
+		errs := make(chan error, 2)
+		go func() { errs <- one.RevokeKey(ctx, left.SecretID) }()
+		go func() { errs <- two.RevokeKey(ctx, other.SecretID) }()
+		refused := 0
+		for range 2 {
+			err := <-errs
+			if err != nil {
+				require.ErrorIs(t, err, account.ErrLastAdminKey)
+				refused++
+			}
+		}
+		require.Positive(t, refused, "both revocations succeeded")
+		keys, err := one.Keys(ctx, 1)
+		require.NoError(t, err)
+		var admins []account.Key
+		for _, k := range keys {
+			if k.Admin {
+				admins = append(admins, k)
+			}
+		}
+		require.NotEmpty(t, admins)
+		require.LessOrEqual(t, len(admins), 2)
+		for _, k := range admins {
+			require.Eventually(t, func() bool {
+				_, err1 := one.Lookup(ctx, k.SecretID)
+				_, err2 := two.Lookup(ctx, k.SecretID)
+				return err1 == nil && err2 == nil
+			}, time.Second, 5*time.Millisecond, "a key put back is valid again everywhere")
+		}
+		left = admins[0]
+		for _, k := range admins[1:] {
+			require.NoError(t, one.RevokeKey(ctx, k.SecretID))
+		}
+	}
+}
