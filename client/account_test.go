@@ -185,11 +185,11 @@ func TestAccountErrors(t *testing.T) {
 		want int
 	}{
 		{`{"code":4000,"message":"(10461)no cam authentication: the key is not an admin key","requestId":"r"}`, 0},
-		{`{"code":4440,"message":"(10800)account is not existed, or deleted","requestId":"r"}`, 1},
-		{`{"code":4460,"message":"(10810)account is already existed","requestId":"r"}`, 2},
-		{`{"code":4000,"message":"(10820)topics or queues exist, the account cannot be deleted","requestId":"r"}`, 3},
-		{`{"code":4440,"message":"(10830)secret id is not existed, or revoked","requestId":"r"}`, 4},
-		{`{"code":4000,"message":"(10840)the last admin key cannot be revoked","requestId":"r"}`, 5},
+		{`{"code":4440,"message":"(10900)account is not existed, or deleted","requestId":"r"}`, 1},
+		{`{"code":4460,"message":"(10910)account is already existed","requestId":"r"}`, 2},
+		{`{"code":4000,"message":"(10920)topics or queues exist, the account cannot be deleted","requestId":"r"}`, 3},
+		{`{"code":4440,"message":"(10930)secret id is not existed, or revoked","requestId":"r"}`, 4},
+		{`{"code":4000,"message":"(10940)the last admin key cannot be revoked","requestId":"r"}`, 5},
 	}
 	all := []error{client.ErrPermissionDenied, client.ErrAccountNotExist, client.ErrAccountExists, client.ErrAccountInUse,
 		client.ErrKeyNotExist, client.ErrLastAdminKey, client.ErrTopicExists, client.ErrQueueExists, client.ErrAuthFailed}

@@ -105,7 +105,7 @@ func TestCLIAccountsAndKeys(t *testing.T) {
 	appID := strconv.FormatInt(made.AppID, 10)
 	out, err = admin("account", "delete", appID)
 	require.Equal(t, 1, exitCode(t, err), out)
-	require.Contains(t, out, "code 4000 (10820)")
+	require.Contains(t, out, "code 4000 (10920)")
 	out, err = team2("topic", "delete", "mine")
 	require.NoError(t, err, out)
 	out, err = admin("account", "delete", appID)
@@ -115,7 +115,7 @@ func TestCLIAccountsAndKeys(t *testing.T) {
 	require.Contains(t, out, "code 4100 (10270)")
 	out, err = admin("key", "revoke", secretID)
 	require.Equal(t, 1, exitCode(t, err), out)
-	require.Contains(t, out, "code 4000 (10840)", "the last admin key stays")
+	require.Contains(t, out, "code 4000 (10940)", "the last admin key stays")
 }
 
 // A key revoked through one herald process is refused by another process

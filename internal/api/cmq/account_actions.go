@@ -25,8 +25,8 @@ var (
 	errNotAdmin     = errf(4000, 10461, "no cam authentication: the key is not an admin key")
 	errOtherAccount = errf(4000, 10461, "no cam authentication: the key belongs to another account")
 	errRevokeAdmin  = errf(4000, 10461, "no cam authentication: only an admin key may revoke an admin key")
-	errAccountName  = errf(4000, 10850, "account name format error")
-	errAccountInUse = errf(4000, 10820, "topics or queues exist, the account cannot be deleted")
+	errAccountName  = errf(4000, 10950, "account name format error")
+	errAccountInUse = errf(4000, 10920, "topics or queues exist, the account cannot be deleted")
 )
 
 // maxAppID keeps APPIDs exact in every JSON decoder (2^53-1).

@@ -45,10 +45,10 @@ func TestAccountActions(t *testing.T) {
 	require.Equal(t, float64(5000), out["appId"])
 	bID, _ := keyOf(t, out)
 
-	admin.fails(4460, 10810, "CreateAccount", "name", "again", "appId", "5000")
+	admin.fails(4460, 10910, "CreateAccount", "name", "again", "appId", "5000")
 	admin.fails(4000, 10390, "CreateAccount")
-	admin.fails(4000, 10850, "CreateAccount", "name", "has space")
-	admin.fails(4000, 10850, "CreateAccount", "name", strings.Repeat("x", 65))
+	admin.fails(4000, 10950, "CreateAccount", "name", "has space")
+	admin.fails(4000, 10950, "CreateAccount", "name", strings.Repeat("x", 65))
 	admin.fails(4000, 10360, "CreateAccount", "name", "c", "appId", "abc")
 	admin.fails(4000, 10350, "CreateAccount", "name", "c", "appId", "0")
 
@@ -64,7 +64,7 @@ func TestAccountActions(t *testing.T) {
 	out = admin.ok("CreateKey", "appId", "5000")
 	require.Equal(t, float64(5000), out["appId"])
 	b2ID, b2Key := keyOf(t, out)
-	admin.fails(4440, 10800, "CreateKey", "appId", "42")
+	admin.fails(4440, 10900, "CreateKey", "appId", "42")
 	admin.fails(4000, 10350, "CreateKey", "admin", "2")
 
 	// ListKeys shows SecretIds, never a SecretKey.
@@ -105,21 +105,21 @@ func TestAccountActions(t *testing.T) {
 	a2.ok("ListTopic")
 
 	admin.fails(4000, 10390, "RevokeKey")
-	admin.fails(4440, 10830, "RevokeKey", "secretId", aID)
-	admin.fails(4440, 10830, "RevokeKey", "secretId", "AKIDnobody")
-	admin.fails(4000, 10840, "RevokeKey", "secretId", testSecretID)
-	admin.fails(4000, 10840, "DeleteAccount", "appId", strconv.Itoa(testAppID))
+	admin.fails(4440, 10930, "RevokeKey", "secretId", aID)
+	admin.fails(4440, 10930, "RevokeKey", "secretId", "AKIDnobody")
+	admin.fails(4000, 10940, "RevokeKey", "secretId", testSecretID)
+	admin.fails(4000, 10940, "DeleteAccount", "appId", strconv.Itoa(testAppID))
 
 	// An account that owns a topic or a queue stays.
 	a2.ok("CreateTopic", "topicName", "t")
-	admin.fails(4000, 10820, "DeleteAccount", "appId", strconv.Itoa(testAppID+1))
+	admin.fails(4000, 10920, "DeleteAccount", "appId", strconv.Itoa(testAppID+1))
 	a2.ok("DeleteTopic", "topicName", "t")
 	a2.ok("CreateQueue", "queueName", "q")
-	admin.fails(4000, 10820, "DeleteAccount", "appId", strconv.Itoa(testAppID+1))
+	admin.fails(4000, 10920, "DeleteAccount", "appId", strconv.Itoa(testAppID+1))
 	a2.ok("DeleteQueue", "queueName", "q")
 	admin.ok("DeleteAccount", "appId", strconv.Itoa(testAppID+1))
 	a2.fails(4100, 10270, "ListTopic")
-	admin.fails(4440, 10800, "DeleteAccount", "appId", strconv.Itoa(testAppID+1))
+	admin.fails(4440, 10900, "DeleteAccount", "appId", strconv.Itoa(testAppID+1))
 	admin.fails(4000, 10390, "DeleteAccount")
 	require.Equal(t, float64(2), admin.ok("ListAccounts")["totalCount"])
 }

@@ -78,10 +78,10 @@ var mapping = []struct {
 	// Accounts and keys are herald's extension; the module codes are ours.
 	// (A request signed with an unknown SecretId is 4100/10270 before any
 	// action runs; ErrNotFound here is RevokeKey's secretId.)
-	{account.ErrNotFound, errf(4440, 10830, "secret id is not existed, or revoked")},
-	{account.ErrAccountNotFound, errf(4440, 10800, "account is not existed, or deleted")},
-	{account.ErrAccountExists, errf(4460, 10810, "account is already existed")},
-	{account.ErrLastAdminKey, errf(4000, 10840, "the last admin key cannot be revoked")},
+	{account.ErrNotFound, errf(4440, 10930, "secret id is not existed, or revoked")},
+	{account.ErrAccountNotFound, errf(4440, 10900, "account is not existed, or deleted")},
+	{account.ErrAccountExists, errf(4460, 10910, "account is already existed")},
+	{account.ErrLastAdminKey, errf(4000, 10940, "the last admin key cannot be revoked")},
 }
 
 // wireError turns any error into the CMQ error to send, and reports whether it
