@@ -26,6 +26,7 @@ import (
 	"github.com/herald-mq/herald/internal/api/cmq"
 	"github.com/herald-mq/herald/internal/clock"
 	"github.com/herald-mq/herald/internal/engine"
+	"github.com/herald-mq/herald/internal/nonce"
 	"github.com/herald-mq/herald/internal/queue"
 	"github.com/herald-mq/herald/internal/topic"
 )
@@ -277,7 +278,11 @@ func newBenchAPI(ctx context.Context, eng *engine.Engine, svc *queue.Service) (*
 	if err != nil {
 		return nil, err
 	}
-	h, err := cmq.New(cmq.Config{}, cmq.Deps{Accounts: accounts, Topics: topics, Messages: pub, Queues: svc, Log: log})
+	nonces, err := nonce.Open(ctx, eng.ExpiringKV, 10*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	h, err := cmq.New(cmq.Config{}, cmq.Deps{Accounts: accounts, Topics: topics, Messages: pub, Nonces: nonces, Queues: svc, Log: log})
 	if err != nil {
 		return nil, err
 	}

@@ -41,7 +41,7 @@ func TestCLIAccountsAndKeys(t *testing.T) {
 	n := start(t, t.TempDir(), nil)
 	admin := func(args ...string) (string, error) { return cliAs(n, secretID, secretKey, args...) }
 
-	out, err := admin("account", "create", "team")
+	out, err := admin("account", "create", "team", "-o", "json")
 	require.NoError(t, err, out)
 	var made struct {
 		AppID     int64  `json:"appId"`
@@ -57,22 +57,22 @@ func TestCLIAccountsAndKeys(t *testing.T) {
 	// The new key works, in its own namespace.
 	out, err = team("topic", "create", "mine")
 	require.NoError(t, err, out)
-	out, err = team("topic", "list")
+	out, err = team("topic", "list", "-o", "json")
 	require.NoError(t, err, out)
 	require.Contains(t, out, `"topicName": "mine"`)
-	out, err = admin("topic", "list")
+	out, err = admin("topic", "list", "-o", "json")
 	require.NoError(t, err, out)
 	require.Contains(t, out, `"totalCount": 0`, "the bootstrap account does not see team's topic")
 
 	// A second key for rotation; the list shows SecretIds, never keys.
-	out, err = team("key", "create")
+	out, err = team("key", "create", "-o", "json")
 	require.NoError(t, err, out)
 	var second struct {
 		SecretID  string `json:"secretId"`
 		SecretKey string `json:"secretKey"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &second), out)
-	out, err = team("key", "list")
+	out, err = team("key", "list", "-o", "json")
 	require.NoError(t, err, out)
 	require.Contains(t, out, `"totalCount": 2`)
 	require.Contains(t, out, made.SecretID)
@@ -80,10 +80,17 @@ func TestCLIAccountsAndKeys(t *testing.T) {
 	require.NotContains(t, out, made.SecretKey)
 	require.NotContains(t, out, second.SecretKey)
 	require.NotContains(t, out, "secretKey")
-	out, err = admin("account", "list")
+	out, err = admin("account", "list", "-o", "json")
 	require.NoError(t, err, out)
 	require.Contains(t, out, `"name": "team"`)
 	require.Contains(t, out, `"name": "bootstrap"`)
+
+	// The table: one row per key, times as times, no secret.
+	out, err = admin("key", "list", "--app-id", strconv.FormatInt(made.AppID, 10))
+	require.NoError(t, err, out)
+	require.Regexp(t, `APP ID\s+SECRET ID\s+ADMIN\s+CREATE TIME`, out)
+	require.Regexp(t, made.SecretID+`\s+false\s+20\d\d-`, out)
+	require.NotContains(t, out, made.SecretKey)
 
 	// A key that is not an admin key cannot manage accounts.
 	out, err = team("account", "list")
@@ -99,7 +106,8 @@ func TestCLIAccountsAndKeys(t *testing.T) {
 	team2 := func(args ...string) (string, error) { return cliAs(n, second.SecretID, second.SecretKey, args...) }
 	out, err = team2("topic", "list")
 	require.NoError(t, err, out)
-	require.Contains(t, out, `"topicName": "mine"`)
+	require.Contains(t, out, "TOPIC NAME")
+	require.Contains(t, out, "mine")
 
 	// An account with a topic stays; emptied, it goes with its keys.
 	appID := strconv.FormatInt(made.AppID, 10)

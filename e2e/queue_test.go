@@ -39,8 +39,8 @@ func TestTopicIntoQueue(t *testing.T) {
 }
 
 // kill -9 while senders and consumers run: after a restart every
-// acknowledged send is received (at least once; a delete whose state was
-// still being written when the process died may come back).
+// acknowledged send is received (at least once: a message received but not
+// yet deleted when the process died comes back).
 func TestQueueKillNineLosesNoAcknowledgedSend(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

@@ -10,52 +10,79 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/herald-mq/herald/internal/config"
 	"github.com/herald-mq/herald/internal/server"
 	"github.com/herald-mq/herald/internal/version"
 )
 
-const usage = `herald — self-hosted CMQ / MNS / MQTT messaging
-
-usage:
-  herald serve [flags]          run the server (herald serve -h lists the flags)
-  herald topic ...              manage topics           (herald topic -h)
-  herald subscription ...       manage subscriptions    (herald subscription -h)
-  herald publish TOPIC BODY     publish a message       (herald publish -h)
-  herald queue ...              manage queues           (herald queue -h)
-  herald account ...            manage accounts         (herald account -h)
-  herald key ...                manage API keys         (herald key -h)
-  herald version                print the version, commit and Go version
-`
+// usage is the top-level help, built from the command table so that it
+// names the same arguments and flags as each command's own help.
+func usage() string {
+	var b strings.Builder
+	b.WriteString("herald — self-hosted CMQ / MNS / MQTT messaging\n\nusage:\n")
+	tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
+	fmt.Fprintf(tw, "  herald serve [flags]\trun the server (herald serve -h lists the flags)\n")
+	for _, g := range clientGroups() {
+		if g == "publish" {
+			inv := newInvocation(g, publishCommand)
+			var flags []string
+			for _, p := range publishCommand.flags {
+				flags = append(flags, "--"+p.flag)
+			}
+			fmt.Fprintf(tw, "  %s\t%s (%s; herald publish -h)\n", strings.TrimPrefix(strings.TrimSuffix(inv.usageLine(), "\n"), "usage: "), publishCommand.about, strings.Join(flags, ", "))
+			continue
+		}
+		fmt.Fprintf(tw, "  herald %s COMMAND ...\t%s (herald %s -h)\n", g, aboutGroup(g), g)
+	}
+	fmt.Fprintf(tw, "  herald completion %s\tprint a shell completion script\n", strings.Join(shells, "|"))
+	fmt.Fprintf(tw, "  herald version\tprint the version, commit and Go version\n")
+	_ = tw.Flush()
+	fmt.Fprintf(&b, "\nClient commands call the herald at $%s (default %s)\n"+
+		"with the credentials in $%s and $%s; they print a table,\n"+
+		"or the response's JSON with -o json.\n", serverEnv, defaultServer, secretIDEnv, secretKeyEnv)
+	return b.String()
+}
 
 // Env is what a command reads from its surroundings.
 type Env struct {
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
+	// Location is the time zone tables show times in. Defaults to
+	// time.Local.
+	Location *time.Location
 }
 
 // Main runs one command and returns the process exit code.
 func Main(ctx context.Context, args []string, env Env) int {
 	if len(args) == 0 {
-		fmt.Fprint(env.Stderr, usage)
+		fmt.Fprint(env.Stderr, usage())
 		return 2
 	}
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], env)
 	case "-h", "-help", "--help", "help":
-		fmt.Fprint(env.Stdout, usage)
+		fmt.Fprint(env.Stdout, usage())
 		return 0
 	case "version", "-version", "--version":
 		fmt.Fprintln(env.Stdout, version.Get())
 		return 0
+	case "completion":
+		return completion(args[1:], env)
 	}
 	if clientCommands[args[0]] {
 		return runClient(ctx, args[0], args[1:], env)
 	}
-	fmt.Fprintf(env.Stderr, "herald: unknown command %q\n\n%s", args[0], usage)
+	fmt.Fprintf(env.Stderr, "herald: unknown command %q\n%s(herald -h lists the commands)\n", args[0], didYouMean(args[0], topCommands()))
 	return 2
+}
+
+// topCommands are the first words herald accepts, for suggestions.
+func topCommands() []string {
+	return append([]string{"serve", "completion", "version", "help"}, clientGroups()...)
 }
 
 func serve(ctx context.Context, args []string, env Env) int {

@@ -53,6 +53,10 @@ type Config struct {
 	// RetryIntervalScale multiplies every retry interval (tests only).
 	// Defaults to 1.
 	RetryIntervalScale float64
+	// DeliveryAckWait is how long the deliveries of a crashed process wait
+	// before another process (or the restarted one) takes them over.
+	// Defaults to 30s.
+	DeliveryAckWait time.Duration
 	// NatsURL uses an external JetStream cluster. Defaults to "" (embedded).
 	NatsURL string
 	// NatsReplicas is the stream replica count on an external cluster.
@@ -62,6 +66,10 @@ type Config struct {
 	NatsCreds string
 	// Fsync is "always" or how often the embedded engine fsyncs. Defaults to "2m".
 	Fsync string
+	// EngineRetryTimeout is how long an API request waits for the engine
+	// (a new stream leader) before failing with a retryable error. Defaults
+	// to 5s.
+	EngineRetryTimeout time.Duration
 	// PushTimeout is how long an endpoint has to answer a push. Defaults to 15s.
 	PushTimeout time.Duration
 	// MaxSubscriptionsPerTopic caps Subscribe. Defaults to 100.
@@ -112,15 +120,18 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.StringVar(&c.MQTTClientCA, "mqtt-client-ca", "", "PEM CA bundle: require client certificates signed by it")
 	fs.BoolVar(&c.MQTTHTTPTLS, "mqtt-http-tls", false, "serve the MQTT HTTP gateway over HTTPS")
 	fs.StringVar(&c.SecretID, "secret-id", "", "bootstrap account SecretId (generated on first start)")
-	fs.StringVar(&c.SecretKey, "secret-key", "", "bootstrap account SecretKey (generated on first start)")
+	fs.StringVar(&c.SecretKey, "secret-key", "", "bootstrap account SecretKey (generated on first start)"+setNote(getenv, "secret-key"))
 	fs.Int64Var(&c.AppID, "app-id", 1000000, "bootstrap account APPID (TopicOwner)")
 	fs.BoolVar(&c.AllowPrivateEndpoints, "allow-private-endpoints", false, "allow push to loopback/private addresses (dev and tests)")
 	fs.BoolVar(&c.Delivery, "delivery", true, "deliver topic messages from this process (false: an API-only node)")
 	fs.Float64Var(&c.RetryIntervalScale, "retry-interval-scale", 1, "multiplies every retry interval (tests only)")
+	fs.DurationVar(&c.DeliveryAckWait, "delivery-ack-wait", 30*time.Second, "how long a crashed process's deliveries wait before they are taken over")
 	fs.StringVar(&c.NatsURL, "nats-url", "", "external NATS JetStream cluster (empty = embedded)")
 	fs.IntVar(&c.NatsReplicas, "nats-replicas", 3, "stream replicas on the external cluster")
 	fs.StringVar(&c.NatsCreds, "nats-creds", "", "credentials file for the external cluster")
 	fs.StringVar(&c.Fsync, "fsync", "2m", `"always", or how often the embedded engine fsyncs (e.g. 1s, 2m)`)
+	fs.DurationVar(&c.EngineRetryTimeout, "engine-retry-timeout", 5*time.Second,
+		"how long an API request waits for the engine (e.g. a new stream leader) before a retryable error")
 	fs.DurationVar(&c.PushTimeout, "push-timeout", 15*time.Second, "how long an endpoint has to answer a push")
 	fs.IntVar(&c.MaxSubscriptionsPerTopic, "max-subscriptions-per-topic", 100, "subscriptions allowed on one topic")
 	fs.DurationVar(&c.SignatureWindow, "signature-window", 5*time.Minute, "allowed distance of a request Timestamp from now")
@@ -165,6 +176,15 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 		}
 	}
 	return c, c.validate()
+}
+
+// setNote tells help that a flag holding a secret is set in the
+// environment, without its value (no secret flag has a default to print).
+func setNote(getenv func(string) string, flagName string) string {
+	if getenv(EnvName(flagName)) == "" {
+		return ""
+	}
+	return " (default from $" + EnvName(flagName) + ", set)"
 }
 
 func lookup(getenv func(string) string, name string) (string, bool) {
@@ -237,8 +257,14 @@ func (c Config) validate() error {
 	if c.RetryIntervalScale <= 0 {
 		errs = append(errs, errors.New("--retry-interval-scale must be positive"))
 	}
+	if c.DeliveryAckWait < time.Second {
+		errs = append(errs, errors.New("--delivery-ack-wait must be at least 1s"))
+	}
 	if _, _, err := c.FsyncPolicy(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.EngineRetryTimeout <= 0 {
+		errs = append(errs, errors.New("--engine-retry-timeout must be positive"))
 	}
 	if c.PushTimeout <= 0 {
 		errs = append(errs, errors.New("--push-timeout must be positive"))

@@ -26,8 +26,10 @@ func TestDefaults(t *testing.T) {
 	require.False(t, c.AllowPrivateEndpoints)
 	require.True(t, c.Delivery)
 	require.Equal(t, 1.0, c.RetryIntervalScale)
+	require.Equal(t, 30*time.Second, c.DeliveryAckWait)
 	require.Empty(t, c.NatsURL)
 	require.Equal(t, 15*time.Second, c.PushTimeout)
+	require.Equal(t, 5*time.Second, c.EngineRetryTimeout)
 	require.Equal(t, 100, c.MaxSubscriptionsPerTopic)
 	require.Equal(t, 0, c.MaxConnections, "derived from the open-file limit")
 	require.Equal(t, 30*time.Second, c.HTTPReadTimeout)
@@ -112,6 +114,7 @@ func TestInvalidSettings(t *testing.T) {
 		{"replicas", []string{"--nats-replicas", "9"}, nil, "nats-replicas"},
 		{"negative max connections", []string{"--max-connections", "-1"}, nil, "--max-connections must not be negative"},
 		{"zero read timeout", nil, map[string]string{"HERALD_HTTP_READ_TIMEOUT": "0s"}, "--http-read-timeout must be positive"},
+		{"short ack wait", []string{"--delivery-ack-wait", "10ms"}, nil, "--delivery-ack-wait"},
 		{"missing file", []string{"--config", filepath.Join(dir, "none.yaml")}, nil, "no such file"},
 		{"unknown key", []string{"--config", write("u.yaml", "dat_dir: x\n")}, nil, `unknown key "dat_dir"`},
 		{"list for scalar", []string{"--config", write("l.yaml", "app_id: [1]\n")}, nil, "single value"},

@@ -8,6 +8,11 @@
 //     attempt per matching subscription and acknowledges the message only
 //     when every attempt has either succeeded or been handed to the retry
 //     stream, so a crash at any point redelivers the message (at least once).
+//     An attempt still running LeaseAfter after another one ended gets a
+//     lease, a retry record of its own due after AckWait, and the message is
+//     acknowledged without waiting for it: a crash then repeats only the
+//     running attempts, and one slow subscription never makes the others get
+//     a message twice. Attempts handed back at Stop become records due at once.
 //   - retry reads due retry records. A failed attempt writes a record for
 //     the next one into the retry stream as a scheduled message (JetStream
 //     message schedules), so waiting retries cost neither a consumer per

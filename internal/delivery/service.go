@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -55,6 +56,13 @@ type Config struct {
 	AckWait time.Duration
 	// MaxAckPending bounds messages in flight per consumer. Defaults to 65536.
 	MaxAckPending int
+	// LeaseAfter is how long the attempts of a message to several
+	// subscriptions may stay unevenly resolved (some done, others still
+	// running) before each running attempt gets a lease of its own in the
+	// retry stream and the message is acknowledged: from then on a crash
+	// repeats only the attempts that were running. Attempts that all end
+	// within it cost no write. Defaults to 250 milliseconds.
+	LeaseAfter time.Duration
 }
 
 // WithDefaults returns the config with every unset field at its default.
@@ -62,12 +70,16 @@ func (c Config) WithDefaults() Config {
 	c.DeferDelay = cmp.Or(c.DeferDelay, time.Second)
 	c.AckWait = cmp.Or(c.AckWait, 30*time.Second)
 	c.MaxAckPending = cmp.Or(c.MaxAckPending, 65536)
+	c.LeaseAfter = cmp.Or(c.LeaseAfter, 250*time.Millisecond)
 	return c
 }
 
 func (c Config) validate() error {
 	if c.Policy == nil {
 		return errors.New("delivery: Config.Policy is required")
+	}
+	if c.AckWait < 3*time.Millisecond || c.LeaseAfter < 2*time.Millisecond {
+		return fmt.Errorf("delivery: AckWait %v or LeaseAfter %v too short", c.AckWait, c.LeaseAfter)
 	}
 	return nil
 }
@@ -98,12 +110,16 @@ type Service struct {
 	mu       sync.Mutex
 	contexts []jetstream.ConsumeContext
 	stop     chan struct{}
+	stopOnce sync.Once
 	beating  sync.WaitGroup
 
 	groupsMu sync.Mutex
 	groups   map[*group]struct{} // source messages whose attempts run
 	stopping bool                // no new groups; drained closes when groups empties
 	drained  chan struct{}
+	// closing is stopping, read without the lock: acknowledgements are then
+	// confirmed, because the engine closes right after Stop.
+	closing atomic.Bool
 }
 
 // New creates the retry stream and both consumers.
@@ -118,6 +134,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		Subjects:          []string{retryPrefix + ">", schedulePrefix + ">"},
 		Retention:         jetstream.WorkQueuePolicy,
 		AllowMsgSchedules: true,
+		AllowRollup:       true, // a lease is renewed or replaced by a new message on its subject
 	})
 	if err != nil {
 		return nil, err
@@ -151,7 +168,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	}
 	return &Service{
 		cfg: cfg, deps: deps, messages: messages, retries: retries, fanout: fanout, retry: retry,
-		sched:   jsScheduler{js: deps.JS},
+		sched:   jsScheduler{js: deps.JS, stream: retries},
 		stop:    make(chan struct{}),
 		groups:  map[*group]struct{}{},
 		drained: make(chan struct{}),
@@ -179,8 +196,9 @@ func (s *Service) Start(context.Context) error {
 		}
 		s.contexts = append(s.contexts, cc)
 	}
-	s.beating.Add(1)
+	s.beating.Add(2)
 	go s.heartbeat()
+	go s.leaseLoop()
 	return nil
 }
 
@@ -198,45 +216,66 @@ func (s *Service) heartbeat() {
 			return
 		case <-t.C:
 		}
-		s.groupsMu.Lock()
-		msgs := make([]jetstream.Msg, 0, len(s.groups))
-		for g := range s.groups {
-			msgs = append(msgs, g.msg)
-		}
-		s.groupsMu.Unlock()
-		for _, m := range msgs {
-			_ = m.InProgress()
+		for _, g := range s.liveGroups() {
+			if g.holdsMessage() {
+				_ = g.msg.InProgress()
+			}
 		}
 	}
 }
 
 // Stop stops taking new messages and waits, until ctx ends, for the attempts
-// in flight; what is still unresolved then is redelivered by the engine.
+// in flight. Attempts handed back (the push dispatcher is stopping too) are
+// stored as retry records due at once, so a subscription that already has
+// the message does not get it again, and the next process takes them up
+// without waiting for the AckWait. Messages taken from the engine and not
+// started are handed back to it, to be offered again at once.
 func (s *Service) Stop(ctx context.Context) error {
+	s.groupsMu.Lock()
+	s.stopping = true
+	s.closing.Store(true)
+	s.groupsMu.Unlock()
 	s.mu.Lock()
-	for _, cc := range s.contexts {
-		cc.Stop()
-	}
-	started := s.contexts != nil
+	contexts := s.contexts
 	s.contexts = nil
 	s.mu.Unlock()
-	if started {
-		close(s.stop)
-		s.beating.Wait()
+	var err error
+	for _, cc := range contexts {
+		cc.Drain() // the messages already fetched are handed back
 	}
-	s.groupsMu.Lock()
-	if !s.stopping {
-		s.stopping = true
-		if len(s.groups) == 0 {
-			close(s.drained)
+	for _, cc := range contexts {
+		select {
+		case <-cc.Closed():
+		case <-ctx.Done():
+			cc.Stop()
+			err = fmt.Errorf("delivery: consumers not drained: %w", ctx.Err())
 		}
 	}
+	s.groupsMu.Lock()
+	if len(s.groups) == 0 {
+		s.closeDrained()
+	}
 	s.groupsMu.Unlock()
+	if err == nil {
+		select {
+		case <-s.drained:
+		case <-ctx.Done():
+			err = fmt.Errorf("delivery: attempts still in flight: %w", ctx.Err())
+		}
+	}
+	if contexts != nil {
+		s.stopOnce.Do(func() { close(s.stop) })
+		s.beating.Wait()
+	}
+	return err
+}
+
+// closeDrained tells Stop that no group is left; groupsMu is held.
+func (s *Service) closeDrained() {
 	select {
 	case <-s.drained:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("delivery: attempts still in flight: %w", ctx.Err())
+	default:
+		close(s.drained)
 	}
 }
 
@@ -262,6 +301,10 @@ func (s *Service) handleMessage(msg jetstream.Msg) {
 		_ = msg.Term()
 		return
 	}
+	if s.closing.Load() { // fetched before Stop: not started
+		s.handBack(msg)
+		return
+	}
 	h := msg.Headers()
 	// Another process may have published knowing of subscriptions this
 	// process's index has not applied yet: wait for them, else try later.
@@ -276,7 +319,7 @@ func (s *Service) handleMessage(msg jetstream.Msg) {
 	}
 	t, ok := s.deps.Subs.TopicFromIndex(appID, topicName)
 	if !ok {
-		_ = msg.Ack() // the topic was deleted
+		s.ack(msg) // the topic was deleted
 		return
 	}
 	msgID := h.Get(topic.HeaderMsgID)
@@ -289,23 +332,26 @@ func (s *Service) handleMessage(msg jetstream.Msg) {
 		}
 	}
 	if len(targets) == 0 {
-		_ = msg.Ack()
+		s.ack(msg)
 		return
 	}
-	g := s.newGroup(msg, len(targets))
-	if g == nil {
-		_ = msg.Nak()
-		return
-	}
-	var refused []refusal
-	for _, sub := range targets {
-		rec := record{
+	recs := make([]record, len(targets))
+	for i, sub := range targets {
+		recs[i] = record{
 			AppID: appID, Topic: topicName, Sub: sub.Name, SubID: sub.ID, MsgID: msgID,
 			Seq: meta.Sequence.Stream, Published: meta.Timestamp.UnixMilli(),
 			DeliveryID: msgID + "-" + sub.ID,
 		}
-		if !s.attempt(rec, sub, msg.Data(), tags, key, g.done) {
-			refused = append(refused, refusal{rec, sub})
+	}
+	g := s.newGroup(msg, recs)
+	if g == nil {
+		s.handBack(msg)
+		return
+	}
+	var refused []int
+	for i, sub := range targets {
+		if !s.attempt(sub, msg.Data(), tags, key, g.tickets[i]) {
+			refused = append(refused, i)
 		}
 	}
 	if len(refused) == len(targets) {
@@ -315,16 +361,11 @@ func (s *Service) handleMessage(msg jetstream.Msg) {
 		_ = msg.NakWithDelay(s.backoff(targets[0]))
 		return
 	}
-	for _, r := range refused {
-		at := s.deps.Clock.Now().Add(s.backoff(r.sub))
-		go func() { g.done(s.schedule(r.rec, at)) }()
+	for _, i := range refused {
+		tk := g.tickets[i]
+		at := s.deps.Clock.Now().Add(s.backoff(targets[i]))
+		go tk.end(verdict{again: true, rec: tk.rec, at: at})
 	}
-}
-
-// refusal is an attempt the sender refused, to be deferred.
-type refusal struct {
-	rec record
-	sub *topic.Subscription
 }
 
 // indexWait bounds how long a message waits for this process's index to
@@ -338,6 +379,10 @@ func (s *Service) handleRetry(msg jetstream.Msg) {
 		_ = msg.Term()
 		return
 	}
+	if s.closing.Load() { // fetched before Stop: not started
+		s.handBack(msg)
+		return
+	}
 	sub, err := s.findSubscription(rec)
 	if err != nil {
 		s.deps.Log.Warn("delivery: subscription of a retry unknown for now", "msgId", rec.MsgID, "err", err)
@@ -345,28 +390,29 @@ func (s *Service) handleRetry(msg jetstream.Msg) {
 		return
 	}
 	if sub == nil {
-		_ = msg.Ack() // unsubscribed (or re-created under the same name)
+		s.ack(msg) // unsubscribed (or re-created under the same name)
 		return
 	}
-	g := s.newGroup(msg, 1)
+	g := s.newGroup(msg, []record{rec})
 	if g == nil {
-		_ = msg.Nak()
+		s.handBack(msg)
 		return
 	}
+	tk := g.tickets[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	stored, err := s.messages.GetMsg(ctx, rec.Seq)
 	cancel()
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		s.deps.Record.GaveUp(context.Background(), sub, rec.MsgID, errors.New("message expired"))
-		g.done(true)
+		tk.end(verdict{})
 		return
 	}
 	if err != nil {
 		s.deps.Log.Warn("delivery: load message for retry", "msgId", rec.MsgID, "err", err)
-		g.done(false)
+		tk.fail()
 		return
 	}
-	if !s.attempt(rec, sub, stored.Data, topic.DecodeTags(stored.Header), stored.Header.Get(topic.HeaderRoutingKey), g.done) {
+	if !s.attempt(sub, stored.Data, topic.DecodeTags(stored.Header), stored.Header.Get(topic.HeaderRoutingKey), tk) {
 		g.abandon()
 		_ = msg.NakWithDelay(s.backoff(sub))
 	}
@@ -396,12 +442,11 @@ func (s *Service) findSubscription(rec record) (*topic.Subscription, error) {
 	return &sub, nil
 }
 
-// attempt makes attempt number rec.Attempts+1 and calls resolved once the
-// attempt succeeded, was given up, or its next attempt is stored (true), or
-// if it could not be (false: the source message goes back to the engine).
-// It returns false, without calling resolved, when the sender refused the
-// attempt because the endpoint is saturated.
-func (s *Service) attempt(rec record, sub *topic.Subscription, body []byte, tags []string, key string, resolved func(bool)) bool {
+// attempt makes attempt number tk.rec.Attempts+1 and ends tk with what it
+// leaves to store. It returns false, without ending tk, when the sender
+// refused the attempt because the endpoint is saturated.
+func (s *Service) attempt(sub *topic.Subscription, body []byte, tags []string, key string, tk *ticket) bool {
+	rec := tk.rec
 	a := Attempt{
 		Sub: sub, MsgID: rec.MsgID, Body: body, Tags: tags, RoutingKey: key,
 		Published: time.UnixMilli(rec.Published), Number: rec.Attempts + 1, DeliveryID: rec.DeliveryID,
@@ -409,17 +454,17 @@ func (s *Service) attempt(rec record, sub *topic.Subscription, body []byte, tags
 	if sub.Protocol == topic.ProtocolQueue {
 		go func() {
 			if s.deps.Queues == nil {
-				resolved(s.schedule(rec, s.deps.Clock.Now().Add(s.cfg.DeferDelay)))
+				tk.end(verdict{again: true, rec: rec, at: s.deps.Clock.Now().Add(s.cfg.DeferDelay)})
 				return
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			err := s.deps.Queues.Enqueue(ctx, sub.AppID, sub.Endpoint, body, rec.MsgID)
-			s.finish(rec, a, Outcome{Delivered: err == nil, Err: err}, resolved)
+			tk.end(s.judge(rec, a, Outcome{Delivered: err == nil, Err: err}))
 		}()
 		return true
 	}
-	return s.deps.Sender.TrySend(a, func(o Outcome) { s.finish(rec, a, o, resolved) })
+	return s.deps.Sender.TrySend(a, func(o Outcome) { tk.end(s.judge(rec, a, o)) })
 }
 
 // backoff is how long an attempt the sender refused (or deferred) waits.
@@ -430,17 +475,26 @@ func (s *Service) backoff(sub *topic.Subscription) time.Duration {
 	return s.cfg.DeferDelay
 }
 
-func (s *Service) finish(rec record, a Attempt, o Outcome, resolved func(bool)) {
+// verdict is what an ended attempt leaves to store: nothing (delivered or
+// given up), or the record of the next attempt and when it is due.
+type verdict struct {
+	again bool
+	rec   record
+	at    time.Time
+}
+
+// judge turns an attempt's outcome into its verdict, recording give-ups.
+func (s *Service) judge(rec record, a Attempt, o Outcome) verdict {
 	switch {
 	case o.Delivered:
-		resolved(true)
-		return
+		return verdict{}
 	case errors.Is(o.Err, ErrHandBack):
-		resolved(false)
-		return
+		// Not made: due again at once, without counting. A record of its own,
+		// not the source message, so that the other subscriptions of the
+		// message do not get it again.
+		return verdict{again: true, rec: rec, at: s.deps.Clock.Now()}
 	case errors.Is(o.Err, ErrDeferred):
-		resolved(s.schedule(rec, s.deps.Clock.Now().Add(s.backoff(a.Sub))))
-		return
+		return verdict{again: true, rec: rec, at: s.deps.Clock.Now().Add(s.backoff(a.Sub))}
 	}
 	if o.SignatureRejected {
 		s.deps.Record.SignatureRejected(context.Background(), a.Sub)
@@ -453,10 +507,9 @@ func (s *Service) finish(rec record, a Attempt, o Outcome, resolved func(bool)) 
 			reason = fmt.Errorf("endpoint answered HTTP %d", o.Status)
 		}
 		s.deps.Record.GaveUp(context.Background(), a.Sub, a.MsgID, reason)
-		resolved(true)
-		return
+		return verdict{}
 	}
-	resolved(s.schedule(rec, next))
+	return verdict{again: true, rec: rec, at: next}
 }
 
 // schedule stores rec to come due at at, and reports success.
@@ -470,91 +523,121 @@ func (s *Service) schedule(rec record, at time.Time) bool {
 	return true
 }
 
-// group acknowledges a source message once all its attempts are resolved.
-type group struct {
-	s       *Service
-	msg     jetstream.Msg
-	mu      sync.Mutex
-	left    int
-	handBak bool
-}
-
-// newGroup tracks msg's n attempts; it returns nil once Stop has begun, and
-// the caller hands msg back.
-func (s *Service) newGroup(msg jetstream.Msg, n int) *group {
-	g := &group{s: s, msg: msg, left: n}
-	s.groupsMu.Lock()
-	defer s.groupsMu.Unlock()
-	if s.stopping {
-		return nil
-	}
-	s.groups[g] = struct{}{}
-	return g
-}
-
-// forget stops tracking g, and tells Stop when the last group is gone.
-func (g *group) forget() {
-	g.s.groupsMu.Lock()
-	defer g.s.groupsMu.Unlock()
-	delete(g.s.groups, g)
-	if g.s.stopping && len(g.s.groups) == 0 {
-		close(g.s.drained)
-	}
-}
-
-// abandon forgets a group none of whose attempts started; the caller
-// returns its message to the engine.
-func (g *group) abandon() { g.forget() }
-
-func (g *group) done(ok bool) {
-	g.mu.Lock()
-	g.left--
-	if !ok {
-		g.handBak = true
-	}
-	last, handBack := g.left == 0, g.handBak
-	g.mu.Unlock()
-	if !last {
+// ack acknowledges msg: its attempts are resolved. While stopping it waits
+// for the engine to confirm, since the engine closes right after Stop and an
+// acknowledgement lost then would have every subscription of the message
+// pushed it again.
+func (s *Service) ack(msg jetstream.Msg) {
+	if !s.closing.Load() {
+		_ = msg.Ack()
 		return
 	}
-	if handBack {
-		_ = g.msg.Nak()
-	} else {
-		_ = g.msg.Ack()
+	ctx, cancel := context.WithTimeout(context.Background(), confirmWait)
+	defer cancel()
+	if err := msg.DoubleAck(ctx); err != nil {
+		s.deps.Log.Warn("delivery: acknowledgement not confirmed", "subject", msg.Subject(), "err", err)
 	}
-	g.forget()
 }
 
-// scheduler stores a retry record that comes due at a time.
+// handBack returns msg to the engine to be offered again at once. The nak
+// carries a delay, however short, because the engine records only those: a
+// plain nak lives in the server's memory, and after a restart the message
+// would wait for the AckWait. While stopping the nak is confirmed (the
+// protocol's nak with a reply subject), so that it is in before the engine
+// closes.
+func (s *Service) handBack(msg jetstream.Msg) {
+	if !s.closing.Load() {
+		_ = msg.NakWithDelay(time.Millisecond)
+		return
+	}
+	body := fmt.Appendf(nil, `-NAK {"delay": %d}`, time.Millisecond.Nanoseconds())
+	if _, err := s.deps.JS.Conn().Request(msg.Reply(), body, confirmWait); err != nil {
+		s.deps.Log.Warn("delivery: hand-back not confirmed", "subject", msg.Subject(), "err", err)
+	}
+}
+
+// confirmWait bounds how long Stop waits for the engine to confirm one
+// acknowledgement.
+const confirmWait = 5 * time.Second
+
+// scheduler stores retry records that come due at a time.
 type scheduler interface {
+	// schedule stores a new record.
 	schedule(ctx context.Context, at time.Time, rec record) error
+	// lease stores rec due at at as the only record on subject (a new
+	// subject when subject is empty), and returns the subject and the
+	// record's sequence.
+	lease(ctx context.Context, subject string, at time.Time, rec record) (string, uint64, error)
+	// unlease deletes the record at seq.
+	unlease(ctx context.Context, seq uint64) error
 }
 
-type jsScheduler struct{ js jetstream.JetStream }
+type jsScheduler struct {
+	js     jetstream.JetStream
+	stream jetstream.Stream
+}
 
 func (j jsScheduler) schedule(ctx context.Context, at time.Time, rec record) error {
-	b, err := json.Marshal(rec)
+	m, err := scheduleMsg(recordSubject(rec, ""), at, rec)
 	if err != nil {
 		return err
-	}
-	// Both subjects name the subscription, so that Waiting can count its
-	// records; a schedule's own subject must be unique.
-	unique := nats.NewInbox()[len(nats.InboxPrefix):]
-	m := &nats.Msg{Subject: schedulePrefix + rec.SubID + "." + unique, Data: b, Header: nats.Header{}}
-	m.Header.Set(headerSchedule, "@at "+at.UTC().Format(time.RFC3339Nano))
-	m.Header.Set(headerSchedTgt, retryPrefix+rec.SubID+".due")
-	if !subjectToken(rec.SubID) {
-		m.Subject = schedulePrefix + unique
-		m.Header.Set(headerSchedTgt, retryTargetAppID)
 	}
 	_, err = j.js.PublishMsg(ctx, m)
 	return err
 }
 
+func (j jsScheduler) lease(ctx context.Context, subject string, at time.Time, rec record) (string, uint64, error) {
+	if subject == "" {
+		subject = recordSubject(rec, "lease.")
+	}
+	m, err := scheduleMsg(subject, at, rec)
+	if err != nil {
+		return "", 0, err
+	}
+	m.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject) // a renewed lease replaces the old
+	ack, err := j.js.PublishMsg(ctx, m)
+	if err != nil {
+		return "", 0, err
+	}
+	return subject, ack.Sequence, nil
+}
+
+func (j jsScheduler) unlease(ctx context.Context, seq uint64) error {
+	return j.stream.DeleteMsg(ctx, seq)
+}
+
+// recordSubject is a new, unique subject for a record of rec's subscription.
+// It names the subscription, so that Waiting can count its records; a
+// schedule's own subject must be unique.
+func recordSubject(rec record, kind string) string {
+	unique := nats.NewInbox()[len(nats.InboxPrefix):]
+	if !subjectToken(rec.SubID) {
+		return schedulePrefix + kind + unique
+	}
+	return schedulePrefix + rec.SubID + "." + kind + unique
+}
+
+// scheduleMsg is rec as a message on subject that the engine moves to the
+// retry consumer's subjects at at.
+func scheduleMsg(subject string, at time.Time, rec record) (*nats.Msg, error) {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return nil, err
+	}
+	m := &nats.Msg{Subject: subject, Data: b, Header: nats.Header{}}
+	m.Header.Set(headerSchedule, "@at "+at.UTC().Format(time.RFC3339Nano))
+	m.Header.Set(headerSchedTgt, retryPrefix+rec.SubID+".due")
+	if !subjectToken(rec.SubID) {
+		m.Header.Set(headerSchedTgt, retryTargetAppID)
+	}
+	return m, nil
+}
+
 // Waiting is how many of a subscription's messages wait in the retry stream
 // for their next attempt (scheduled, or due and not yet taken): the
-// subscription's msgCount. Messages still on their first attempt are not
-// counted.
+// subscription's msgCount. Messages on their first attempt are counted only
+// once the attempt holds a lease (it ran long after the message's other
+// attempts ended).
 func (s *Service) Waiting(ctx context.Context, subID string) (int64, error) {
 	if !subjectToken(subID) {
 		return 0, nil

@@ -66,13 +66,13 @@ func (q fakeQueues) Enqueue(_ context.Context, _ int64, queue string, body []byt
 
 // recordingScheduler remembers when each retry was scheduled for.
 type recordingScheduler struct {
-	inner scheduler
-	at    chan time.Time
+	scheduler
+	at chan time.Time
 }
 
 func (r recordingScheduler) schedule(ctx context.Context, at time.Time, rec record) error {
 	r.at <- at
-	return r.inner.schedule(ctx, at, rec)
+	return r.scheduler.schedule(ctx, at, rec)
 }
 
 type rig struct {
@@ -90,6 +90,16 @@ type rig struct {
 
 func newRig(t *testing.T, scale float64, answer func(Attempt) (Outcome, bool)) *rig {
 	t.Helper()
+	f := newFakeSender(answer)
+	r := newRigWith(t, scale, f, nil)
+	r.sender = f
+	return r
+}
+
+// newRigWith is a rig whose service sends with sender and is configured by
+// tune, if not nil.
+func newRigWith(t *testing.T, scale float64, sender Sender, tune func(*Config)) *rig {
+	t.Helper()
 	ctx := context.Background()
 	eng := enginetest.New(t)
 	log := slog.New(slog.DiscardHandler)
@@ -99,30 +109,43 @@ func newRig(t *testing.T, scale float64, answer func(Attempt) (Outcome, bool)) *
 	t.Cleanup(store.Close)
 	r := &rig{
 		t: t, eng: eng, store: store, pub: pub, clk: clk,
-		sender:  newFakeSender(answer),
 		giveUps: fakeGiveUps{got: make(chan string, 100)},
 		queues:  fakeQueues{got: make(chan string, 100)},
 	}
+	r.svc = r.service(scale, sender, tune)
+	r.sched = recordingScheduler{scheduler: r.svc.sched, at: make(chan time.Time, 100)}
+	r.svc.sched = r.sched
+	require.NoError(t, r.svc.Start(ctx))
+	return r
+}
+
+// service is a new delivery service on the rig's engine, stopped at the end
+// of the test.
+func (r *rig) service(scale float64, sender Sender, tune func(*Config)) *Service {
+	t := r.t
 	policies := retry.Config{Scale: scale, Int64N: func(n int64) int64 { return n - 1 }}
-	svc, err := New(ctx, Config{
+	cfg := Config{
 		Policy: func(strategy string) RetryPolicy {
 			p, err := retry.New(strategy, policies)
 			require.NoError(t, err)
 			return p
 		},
 		DeferDelay: 50 * time.Millisecond,
-	}, Deps{JS: eng.JS, Stream: eng.Stream, Subs: store, Sender: r.sender, Queues: r.queues, Record: r.giveUps, Clock: clk, Log: log})
+	}
+	if tune != nil {
+		tune(&cfg)
+	}
+	svc, err := New(context.Background(), cfg, Deps{
+		JS: r.eng.JS, Stream: r.eng.Stream, Subs: r.store, Sender: sender, Queues: r.queues,
+		Record: r.giveUps, Clock: r.clk, Log: slog.New(slog.DiscardHandler),
+	})
 	require.NoError(t, err)
-	r.sched = recordingScheduler{inner: svc.sched, at: make(chan time.Time, 100)}
-	svc.sched = r.sched
-	require.NoError(t, svc.Start(ctx))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = svc.Stop(ctx)
 	})
-	r.svc = svc
-	return r
+	return svc
 }
 
 func (r *rig) topic(name string, filterType int, subs ...topic.Subscription) topic.Topic {

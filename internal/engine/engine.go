@@ -11,13 +11,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/herald-mq/herald/internal/engine/dirlock"
 )
+
+// startTimeout bounds the embedded server's start; ctx ends it sooner.
+const startTimeout = 30 * time.Second
 
 // Config says where the engine lives and how hard it flushes.
 type Config struct {
@@ -41,6 +47,13 @@ type Config struct {
 	SyncAlways bool
 	// ServerName names the embedded server. Defaults to "herald".
 	ServerName string
+	// MinFreeBytes is the free space below which the embedded engine's disk
+	// counts as full: writes are refused and the engine is not ready.
+	// Defaults to 8 MiB (the largest message herald writes).
+	MinFreeBytes uint64
+	// DiskCheckInterval is how often the embedded engine's free space is
+	// read. Defaults to 1 second.
+	DiskCheckInterval time.Duration
 }
 
 // WithDefaults returns the config with every unset field at its default.
@@ -52,6 +65,8 @@ func (c Config) WithDefaults() Config {
 	c.Replicas = cmp.Or(c.Replicas, 1)
 	c.SyncInterval = cmp.Or(c.SyncInterval, 2*time.Minute)
 	c.ServerName = cmp.Or(c.ServerName, "herald")
+	c.MinFreeBytes = cmp.Or(c.MinFreeBytes, 8<<20)
+	c.DiskCheckInterval = cmp.Or(c.DiskCheckInterval, time.Second)
 	return c
 }
 
@@ -75,13 +90,18 @@ type Engine struct {
 	// JS is the JetStream API on NC.
 	JS       jetstream.JetStream
 	srv      *server.Server
+	lock     *dirlock.Lock // the embedded server's data directory
 	replicas int
 	log      *slog.Logger
 	closed   chan struct{} // closed when NC is closed
+	disk     *disk         // the embedded server's storage; nil with an external one
 }
 
 // Open starts the embedded server (or dials the external cluster) and
-// returns a ready engine.
+// returns a ready engine. The embedded server first takes the data
+// directory for this process (see dirlock), so a second process on it, or a
+// directory that cannot be written, fails at once with the reason; ctx
+// ending stops a start that has not finished.
 func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Engine, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.validate(); err != nil {
@@ -103,11 +123,23 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Engine, error) {
 	}
 	url := cfg.NatsURL
 	if url == "" {
-		srv, err := startEmbedded(cfg, log)
+		dir, err := filepath.Abs(cfg.DataDir)
 		if err != nil {
+			return nil, fmt.Errorf("engine: data dir: %w", err)
+		}
+		if e.lock, err = dirlock.Acquire(dir); err != nil {
+			return nil, err
+		}
+		srv, err := startEmbedded(ctx, cfg, dir, log)
+		if err != nil {
+			_ = e.lock.Release()
 			return nil, err
 		}
 		e.srv = srv
+		if e.disk, err = watchDisk(cfg, srv, log); err != nil {
+			e.shutdownServer()
+			return nil, err
+		}
 		opts = append(opts, nats.InProcessServer(srv))
 	} else if cfg.NatsCredentials != "" {
 		opts = append(opts, nats.UserCredentials(cfg.NatsCredentials))
@@ -115,9 +147,13 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Engine, error) {
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		e.shutdownServer()
+		_ = e.lock.Release()
 		return nil, fmt.Errorf("engine: connect: %w", err)
 	}
 	e.NC = nc
+	if e.disk != nil {
+		e.disk.conn.Store(nc)
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		_ = e.Close()
@@ -131,16 +167,19 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Engine, error) {
 	return e, nil
 }
 
-func startEmbedded(cfg Config, log *slog.Logger) (*server.Server, error) {
-	dir, err := filepath.Abs(cfg.DataDir)
-	if err != nil {
-		return nil, fmt.Errorf("engine: data dir: %w", err)
+// startEmbedded starts the server on dir, which this process holds.
+func startEmbedded(ctx context.Context, cfg Config, dir string, log *slog.Logger) (*server.Server, error) {
+	// The server does not report a store it cannot write: it never becomes
+	// ready. Check first, so the error says why.
+	storeDir := filepath.Join(dir, "jetstream")
+	if err := checkWritable(dir, storeDir); err != nil {
+		return nil, err
 	}
 	opts := &server.Options{
 		ServerName:   cfg.ServerName,
 		DontListen:   true,
 		JetStream:    true,
-		StoreDir:     filepath.Join(dir, "jetstream"),
+		StoreDir:     storeDir,
 		SyncInterval: cfg.SyncInterval,
 		SyncAlways:   cfg.SyncAlways,
 		NoSigs:       true,
@@ -151,13 +190,43 @@ func startEmbedded(cfg Config, log *slog.Logger) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: embedded server: %w", err)
 	}
-	srv.SetLoggerV2(natsLogger{log.With("component", "nats")}, false, false, false)
+	srv.SetLoggerV2(natsLogger{log: log.With("component", "nats")}, false, false, false)
 	srv.Start()
-	if !srv.ReadyForConnections(30 * time.Second) {
-		srv.Shutdown()
-		return nil, errors.New("engine: embedded server did not start in 30s")
+	deadline := time.Now().Add(startTimeout)
+	for !srv.ReadyForConnections(100 * time.Millisecond) {
+		if err := ctx.Err(); err != nil {
+			srv.Shutdown()
+			srv.WaitForShutdown()
+			return nil, fmt.Errorf("engine: embedded server start: %w", err)
+		}
+		if time.Now().After(deadline) {
+			srv.Shutdown()
+			srv.WaitForShutdown()
+			return nil, fmt.Errorf("engine: embedded server did not start in %v", startTimeout)
+		}
 	}
 	return srv, nil
+}
+
+// checkWritable creates storeDir if missing and creates and removes a file
+// in it.
+func checkWritable(dir, storeDir string) error {
+	if err := os.MkdirAll(storeDir, 0o750); err != nil {
+		return dirlock.NotWritable(dir, err)
+	}
+	f, err := os.CreateTemp(storeDir, ".probe-*")
+	if err != nil {
+		return dirlock.NotWritable(dir, err)
+	}
+	name := f.Name()
+	err = f.Close()
+	if rerr := os.Remove(name); err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return dirlock.NotWritable(dir, err)
+	}
+	return nil
 }
 
 // Replicas is the replica count streams and buckets are created with.
@@ -183,12 +252,18 @@ func (e *Engine) Close() error {
 		}
 	}
 	e.shutdownServer()
+	if lerr := e.lock.Release(); err == nil {
+		err = lerr
+	}
 	return err
 }
 
 func (e *Engine) shutdownServer() {
 	if e.srv == nil {
 		return
+	}
+	if e.disk != nil {
+		e.disk.close()
 	}
 	e.srv.Shutdown()
 	e.srv.WaitForShutdown()

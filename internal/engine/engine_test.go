@@ -3,6 +3,10 @@ package engine_test
 import (
 	"context"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -11,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/herald-mq/herald/internal/engine"
+	"github.com/herald-mq/herald/internal/engine/dirlock"
 )
 
 func TestMain(m *testing.M) {
@@ -78,4 +83,40 @@ func TestExternalEngineUnreachable(t *testing.T) {
 	defer cancel()
 	_, err := engine.Open(ctx, engine.Config{NatsURL: "nats://127.0.0.1:1", Replicas: 1}, slog.New(slog.DiscardHandler))
 	require.ErrorContains(t, err, "engine: connect")
+}
+
+// One data directory, one engine: a second Open on it fails at once, and
+// succeeds once the first is closed.
+func TestDataDirHeldByOneEngine(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	log := slog.New(slog.DiscardHandler)
+	first, err := engine.Open(ctx, engine.Config{DataDir: dir}, log)
+	require.NoError(t, err)
+	_, err = engine.Open(ctx, engine.Config{DataDir: dir}, log)
+	require.ErrorIs(t, err, dirlock.ErrInUse)
+	require.EqualError(t, err, "data directory "+dir+" is in use by process "+strconv.Itoa(os.Getpid()))
+	require.NoError(t, first.Close())
+	second, err := engine.Open(ctx, engine.Config{DataDir: dir}, log)
+	require.NoError(t, err)
+	require.NoError(t, second.Close())
+}
+
+// A store directory that cannot be created is reported as such, before the
+// embedded server is started (which would wait for ever on it). Tests run
+// as root, who may write a chmod 0500 directory: the store's path is taken
+// by a regular file instead (ENOTDIR even for root).
+func TestUnwritableStoreFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "jetstream"), nil, 0o600))
+	_, err := engine.Open(context.Background(), engine.Config{DataDir: dir}, slog.New(slog.DiscardHandler))
+	require.ErrorIs(t, err, syscall.ENOTDIR)
+	require.EqualError(t, err, "data directory "+dir+" is not writable: not a directory")
+	// The directory is not left held.
+	require.NoError(t, os.Remove(filepath.Join(dir, "jetstream")))
+	e, err := engine.Open(context.Background(), engine.Config{DataDir: dir}, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	require.NoError(t, e.Close())
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 )
 
@@ -220,4 +221,63 @@ func TestMaxConnsQueuesClientsUntilASlotFrees(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatal("the second client was never served: the first connection's slot was not given back")
 	}
+}
+
+// Sockets opened by the caller are served in place of the configured
+// addresses (which may then be in use by anyone), and closed on Stop.
+func TestGivenListenersServed(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t)
+	open := func() net.Listener {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		return ln
+	}
+	lns := Listeners{MQTT: open(), TLS: open(), HTTP: open()}
+	cfg := Config{Users: []User{alice}, Addr: lns.MQTT.Addr().String(), TLSAddr: lns.TLS.Addr().String(),
+		HTTPAddr: lns.HTTP.Addr().String(), TLSCert: p.certFile, TLSKey: p.keyFile}
+	s, err := New(cfg, discard(), nil, WithListeners(lns))
+	require.NoError(t, err)
+	require.NoError(t, s.Start(context.Background()))
+	require.Equal(t, lns.MQTT.Addr().String(), s.MQTTAddr())
+	require.Equal(t, lns.TLS.Addr().String(), s.TLSAddr())
+	require.Equal(t, lns.HTTP.Addr().String(), s.HTTPAddr())
+
+	sub := dial(t, s, "sub", "alice", "secret")
+	sub.subscribe(t, "home/#", 1)
+	conn, err := tls.Dial("tcp", s.TLSAddr(), p.clientTLS())
+	require.NoError(t, err)
+	pub, _, err := connect(t, conn, credentials("pub", "alice", "secret"))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	_, err = pub.Publish(ctx, &paho.Publish{Topic: "home/tls", QoS: 1, Payload: []byte("over tls")})
+	require.NoError(t, err)
+	require.Equal(t, "over tls", string(sub.next(t).Payload))
+	code, _, _ := post(t, nil, gatewayURL(s, "http", "home/http", "qos=1"), "x", "alice", "secret")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, "x", string(sub.next(t).Payload))
+
+	require.NoError(t, s.Stop(ctx))
+	for _, ln := range []net.Listener{lns.MQTT, lns.TLS, lns.HTTP} {
+		_, err := ln.Accept()
+		require.ErrorIs(t, err, net.ErrClosed)
+	}
+}
+
+// A server that fails to start closes the sockets it was given.
+func TestGivenListenersClosedOnFailedStart(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := New(Config{Addr: ln.Addr().String(), HTTPAddr: "", AllowAnonymous: true}, discard(), nil, WithListeners(Listeners{MQTT: ln}),
+		WithStore(func(context.Context, string, uint8) (jetstream.KeyValue, error) {
+			cancel()
+			return nil, context.Canceled
+		}, nil))
+	require.NoError(t, err)
+	require.Error(t, s.Start(ctx))
+	_, err = ln.Accept()
+	require.ErrorIs(t, err, net.ErrClosed)
 }

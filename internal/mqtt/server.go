@@ -30,6 +30,7 @@ type Server struct {
 	broker  *broker
 	kv      KVFunc     // nil: state in memory only
 	stream  StreamFunc // nil: the store lists keys through key watches
+	given   Listeners  // opened by the caller
 	gateway *Gateway
 	handler http.Handler // the gateway with its metrics
 	metrics *metrics
@@ -51,6 +52,27 @@ type Option func(*options)
 type options struct {
 	kv     KVFunc
 	stream StreamFunc
+	lns    Listeners
+}
+
+// Listeners are sockets the caller has opened for the server to serve in
+// place of binding Config's addresses, so that a port in use is found
+// before anything else is done. Each one set is served on its own
+// protocol (TLS is wrapped around TLS by the server); the server closes
+// them when it stops or fails to start.
+type Listeners struct {
+	// MQTT serves MQTT over TCP in place of Config.Addr.
+	MQTT net.Listener
+	// TLS serves MQTT over TLS in place of Config.TLSAddr.
+	TLS net.Listener
+	// HTTP serves the publish gateway in place of Config.HTTPAddr.
+	HTTP net.Listener
+}
+
+// WithListeners serves the sockets in l instead of binding the configured
+// addresses of those set.
+func WithListeners(l Listeners) Option {
+	return func(o *options) { o.lns = l }
 }
 
 // WithStore keeps the broker's durable state (persistent sessions, their
@@ -106,6 +128,7 @@ func New(cfg Config, logger *slog.Logger, clk clock.Clock, opts ...Option) (*Ser
 		broker:  b,
 		kv:      o.kv,
 		stream:  o.stream,
+		given:   o.lns,
 		gateway: g,
 		handler: m.instrument(g),
 		metrics: m,
@@ -130,36 +153,39 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 	}()
 
-	if s.cfg.Addr != "" {
-		if s.mqttAddr, err = s.addListener(ctx, "tcp", s.cfg.Addr, nil); err != nil {
-			return err
-		}
-	}
-	if s.cfg.TLSAddr != "" {
-		if s.tlsAddr, err = s.addListener(ctx, "tls", s.cfg.TLSAddr, s.tls); err != nil {
-			return err
-		}
-	}
 	var ln net.Listener
-	if s.cfg.HTTPAddr != "" {
-		if ln, err = s.listen(ctx, "http", s.cfg.HTTPAddr, 0); err != nil {
-			return fmt.Errorf("mqtt: gateway %w", err)
+	defer func() {
+		if err != nil {
+			s.given.close()
+			if ln != nil {
+				_ = ln.Close()
+			}
 		}
+	}()
+	if s.mqttAddr, err = s.addListener(ctx, "tcp", s.given.MQTT, s.cfg.Addr, nil); err != nil {
+		return err
+	}
+	if s.cfg.TLSAddr != "" || s.given.TLS != nil {
+		if s.tls == nil {
+			return errors.New("mqtt: a TLS listener needs tls_cert and tls_key")
+		}
+		if s.tlsAddr, err = s.addListener(ctx, "tls", s.given.TLS, s.cfg.TLSAddr, s.tls); err != nil {
+			return err
+		}
+	}
+	if ln, err = s.listen(ctx, "http", s.given.HTTP, s.cfg.HTTPAddr, 0); err != nil {
+		return fmt.Errorf("mqtt: gateway %w", err)
+	}
+	if ln != nil {
 		s.httpAddr = ln.Addr().String()
 	}
 	if s.broker.store != nil {
 		// Before Serve, which loads what this reads.
 		if err := s.broker.store.open(ctx, s.kv, s.stream); err != nil {
-			if ln != nil {
-				_ = ln.Close()
-			}
 			return err
 		}
 	}
 	if err := s.broker.srv.Serve(); err != nil {
-		if ln != nil {
-			_ = ln.Close()
-		}
 		return fmt.Errorf("mqtt: serve: %w", err)
 	}
 	s.broker.running.Store(true)
@@ -176,26 +202,34 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	return nil
 }
 
-// listen binds addr with the connection cap; a positive firstRead is the
-// time a new connection has to send its first packet.
-func (s *Server) listen(ctx context.Context, name, addr string, firstRead time.Duration) (net.Listener, error) {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+// listen returns given, or a socket bound to addr (nil when both are
+// unset: the listener is off), with the connection cap; a positive
+// firstRead is the time a new connection has to send its first packet.
+func (s *Server) listen(ctx context.Context, name string, given net.Listener, addr string, firstRead time.Duration) (net.Listener, error) {
+	ln := given
+	if ln == nil {
+		if addr == "" {
+			return nil, nil
+		}
+		var lc net.ListenConfig
+		var err error
+		if ln, err = lc.Listen(ctx, "tcp", addr); err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", addr, err)
+		}
 	}
 	return guard.Listener(ln, guard.ListenerConfig{
 		Name: "mqtt-" + name, MaxConns: s.cfg.MaxConns, FirstReadTimeout: firstRead, Log: s.log,
 	}), nil
 }
 
-// addListener adds an MQTT listener on addr (over TLS with tc) to the broker
-// and returns its address. A client must send CONNECT within
-// guard.HeaderTimeout; mochi then replaces the deadline by its keep-alive.
-func (s *Server) addListener(ctx context.Context, id, addr string, tc *tls.Config) (string, error) {
-	ln, err := s.listen(ctx, id, addr, guard.HeaderTimeout)
-	if err != nil {
-		return "", fmt.Errorf("mqtt: %w", err)
+// addListener adds an MQTT listener (given, or bound to addr; over TLS with
+// tc) to the broker and returns its address, or "" when it is off. A client
+// must send CONNECT within guard.HeaderTimeout; mochi then replaces the
+// deadline by its keep-alive.
+func (s *Server) addListener(ctx context.Context, id string, given net.Listener, addr string, tc *tls.Config) (string, error) {
+	ln, err := s.listen(ctx, id, given, addr, guard.HeaderTimeout)
+	if err != nil || ln == nil {
+		return "", err
 	}
 	if tc != nil {
 		ln = tls.NewListener(ln, tc)
@@ -205,6 +239,15 @@ func (s *Server) addListener(ctx context.Context, id, addr string, tc *tls.Confi
 		return "", fmt.Errorf("mqtt: listen on %s: %w", addr, err)
 	}
 	return ln.Addr().String(), nil
+}
+
+// close closes the sockets set.
+func (l Listeners) close() {
+	for _, ln := range []net.Listener{l.MQTT, l.TLS, l.HTTP} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
 }
 
 func (s *Server) serveGateway(ln net.Listener) {

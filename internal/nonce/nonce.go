@@ -1,6 +1,8 @@
 // Package nonce remembers the nonces of signed API requests in the engine,
-// so that a request replayed to another herald process on the same cluster
-// is refused as it is by the process that first served it.
+// so that a request replayed to another herald process on the same cluster,
+// or to any process after a restart (graceful or kill -9), is refused as it
+// is by the process that first served it. Every herald process records
+// nonces here, on the embedded engine too.
 package nonce
 
 import (

@@ -285,12 +285,16 @@ func (s *Service) Stats(ctx context.Context, appID int64, name string) (Queue, S
 	if err != nil {
 		return Queue{}, Stats{}, s.engineErr(err)
 	}
+	records, err := s.countRecords(ctx, q)
+	if err != nil {
+		return Queue{}, Stats{}, err
+	}
 	cinfo := ci.CachedInfo()
 	onSubject := int64(info.State.Subjects[messageSubject(q)])
 	st := Stats{
 		Active:   int64(cinfo.NumPending),
 		Inactive: int64(cinfo.NumAckPending),
-		Delayed:  max(0, int64(info.State.Msgs)-onSubject),
+		Delayed:  max(0, int64(info.State.Msgs)-onSubject-records),
 	}
 	st.Rewindable = max(0, onSubject-st.Active-st.Inactive)
 	if st.Active+st.Inactive > 0 {
@@ -324,6 +328,7 @@ func (s *Service) Rewind(ctx context.Context, appID int64, name string, start ti
 	// Handles from before the rewind must not acknowledge the new deliveries.
 	_, q, err = s.store.update(ctx, appID, name, func(q *Queue) error {
 		q.Epoch++
+		q.Rewinds++
 		return nil
 	})
 	if err != nil {

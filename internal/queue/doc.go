@@ -8,12 +8,15 @@
 // for maxMsgHeapNum: discard-new streams cannot hold message schedules, so
 // the heap is counted from stream state, see heap.go.) A receive is a fetch from
 // the consumer; the consumer's AckWait is the visibility timeout, and its
-// delivery count is dequeueCount. A receipt handle carries what is needed to
-// acknowledge the delivery from any herald process (stream and consumer
-// sequence, delivery count, next visible time), sealed with an HMAC under a
-// per-queue key; DeleteMessage acknowledges it. Acknowledged messages stay in
+// delivery count is dequeueCount (raised after a crash from receipt records,
+// below). A receipt handle carries what is needed to acknowledge the
+// delivery from any herald process (stream and consumer sequence, delivery
+// count, next visible time), sealed with an HMAC under a per-queue key; DeleteMessage acknowledges it. Acknowledged messages stay in
 // the stream for rewindSeconds (RewindQueue resets the consumer to a time) and
-// are then purged by a janitor.
+// are then purged by a janitor. Because the engine writes consumer state
+// after answering, every delivery and every delete is also stored as a
+// receipt record in the stream before herald answers (record.go), so that
+// neither undoes itself when the engine is killed.
 //
 // Delayed messages are JetStream message schedules: a holder message on a
 // subject of its own that the engine copies onto the queue's message subject

@@ -10,3 +10,14 @@ func Purge(ctx context.Context, s *Service) { s.purge(ctx) }
 
 // StreamName is the engine stream of q.
 func StreamName(q Queue) string { return streamName(&q) }
+
+// ForgetConsumerState replaces q's consumer by a new one, as an engine that
+// died before writing the consumer's state would bring it back at worst:
+// no delivery and no acknowledgement known.
+func ForgetConsumerState(ctx context.Context, s *Service, q Queue) error {
+	if err := s.deps.JS.DeleteConsumer(ctx, streamName(&q), consumerName); err != nil {
+		return err
+	}
+	_, err := s.deps.JS.CreateConsumer(ctx, streamName(&q), s.consumerConfig(&q))
+	return err
+}

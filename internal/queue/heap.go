@@ -8,9 +8,9 @@ import (
 
 // heapCounts enforces maxMsgHeapNum. A queue's count is the number of
 // messages its stream holds (waiting, in flight, delayed, and deleted ones
-// kept for rewind), read from the engine. Far from the limit a count a
-// second old is good enough; within a tenth of it every send reads it
-// afresh. Sends racing from several processes can overshoot the limit by
+// kept for rewind, but not receipt records), read from the engine. Far from
+// the limit a count a second old is good enough; within a tenth of it every
+// send reads it afresh. Sends racing from several processes can overshoot the limit by
 // the messages in flight at that moment.
 type heapCounts struct {
 	mu     sync.Mutex
@@ -35,7 +35,11 @@ func (h *heapCounts) check(ctx context.Context, s *Service, q *Queue, adding int
 		if err != nil {
 			return s.engineErr(err)
 		}
-		c = heapCount{msgs: int64(stream.CachedInfo().State.Msgs), at: now}
+		records, err := s.countRecords(ctx, q)
+		if err != nil {
+			return err
+		}
+		c = heapCount{msgs: int64(stream.CachedInfo().State.Msgs) - records, at: now}
 	}
 	if c.msgs+int64(adding) > q.MaxMsgHeapNum {
 		return ErrHeapFull

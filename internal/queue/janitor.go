@@ -86,5 +86,10 @@ func (s *Service) purgeQueue(ctx context.Context, q *Queue) (bool, error) {
 	if err := stream.Purge(ctx, jetstream.WithPurgeSubject(messageSubject(q)), jetstream.WithPurgeSequence(upTo)); err != nil {
 		return false, s.engineErr(err)
 	}
+	// A receipt record is stored after the messages it names, so one below
+	// upTo names only messages that have just gone (or went before).
+	if err := stream.Purge(ctx, jetstream.WithPurgeSubject(recordSubject(q)), jetstream.WithPurgeSequence(upTo)); err != nil {
+		return false, s.engineErr(err)
+	}
 	return done, nil
 }

@@ -101,18 +101,35 @@ func (s *Service) publish(ctx context.Context, msgs []*nats.Msg) ([]*jetstream.P
 		}
 		return []*jetstream.PubAck{ack}, nil
 	}
-	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
-	var firstErr error
+	return s.await(ctx, s.publishAsync(msgs))
+}
+
+// pending is a pipelined publish: its acknowledgements to come, or why
+// they will not.
+type pending struct {
+	n       int
+	futures []jetstream.PubAckFuture
+	err     error
+}
+
+// publishAsync starts storing msgs; await waits for them.
+func (s *Service) publishAsync(msgs []*nats.Msg) pending {
+	p := pending{n: len(msgs), futures: make([]jetstream.PubAckFuture, 0, len(msgs))}
 	for _, m := range msgs {
 		f, err := s.deps.JS.PublishMsgAsync(m)
 		if err != nil {
-			firstErr = err
+			p.err = err
 			break
 		}
-		futures = append(futures, f)
+		p.futures = append(p.futures, f)
 	}
-	acks := make([]*jetstream.PubAck, len(msgs))
-	for i, f := range futures {
+	return p
+}
+
+func (s *Service) await(ctx context.Context, p pending) ([]*jetstream.PubAck, error) {
+	acks := make([]*jetstream.PubAck, p.n)
+	firstErr := p.err
+	for i, f := range p.futures {
 		select {
 		case ack := <-f.Ok():
 			acks[i] = ack
@@ -187,17 +204,9 @@ func (s *Service) Receive(ctx context.Context, appID int64, name string, n int, 
 		if err != nil {
 			return nil, err
 		}
-		var out []Message
-		for _, m := range msgs {
-			d, ok := parseDelivery(m.Reply)
-			if !ok {
-				s.deps.Log.Error("queue: message without delivery metadata", "queue", q.Name, "reply", m.Reply)
-				continue
-			}
-			if q.DeadLetterQueue != "" && d.delivered > uint64(q.MaxReceiveCount) && s.deadLetter(ctx, q, m, d) {
-				continue
-			}
-			out = append(out, s.message(q, m, d))
+		out, err := s.deliver(ctx, q, msgs)
+		if err != nil {
+			return nil, err
 		}
 		if len(out) > 0 {
 			return out, nil
@@ -212,6 +221,77 @@ func (s *Service) Receive(ctx context.Context, appID int64, name string, n int, 
 // about new messages asynchronously, so a request that did not wait at all
 // could miss a message whose send has just been acknowledged.
 const minPull = 50 * time.Millisecond
+
+// deliver turns pulled messages into received ones: it drops those a
+// receipt record says are deleted, gives each its durable dequeueCount,
+// moves those received too often to the dead-letter queue, and returns
+// once a record of every delivery is stored (record.go). On an error the
+// messages are handed back.
+func (s *Service) deliver(ctx context.Context, q *Queue, msgs []*nats.Msg) ([]Message, error) {
+	idx, err := s.index(ctx, q)
+	if err != nil {
+		nak(msgs)
+		return nil, err
+	}
+	ds := make([]delivery, 0, len(msgs))
+	var kept []*nats.Msg
+	var suspects []uint64
+	for _, m := range msgs {
+		d, ok := parseDelivery(m.Reply)
+		if !ok {
+			s.deps.Log.Error("queue: message without delivery metadata", "queue", q.Name, "reply", m.Reply)
+			continue
+		}
+		if d.streamSeq < idx.below {
+			suspects = append(suspects, d.streamSeq)
+		}
+		ds, kept = append(ds, d), append(kept, m)
+	}
+	var recs map[uint64]record
+	if len(suspects) > 0 {
+		if recs, err = s.records(ctx, q, idx, suspects); err != nil {
+			nak(kept)
+			return nil, err
+		}
+	}
+	var out []Message
+	var delivered []*nats.Msg
+	var seqs, counts []uint64
+	for i, m := range kept {
+		d := ds[i]
+		r, ok := recs[d.streamSeq]
+		if ok && r.kind == recordDeleted {
+			// Deleted before the engine lost the acknowledgement.
+			_ = m.Respond(nil)
+			continue
+		}
+		count := d.delivered
+		if ok && r.count >= count {
+			count = r.count + 1
+		}
+		if q.DeadLetterQueue != "" && count > uint64(q.MaxReceiveCount) && s.deadLetter(ctx, q, m, d) {
+			continue
+		}
+		out = append(out, s.message(q, m, d, count))
+		delivered = append(delivered, m)
+		seqs, counts = append(seqs, d.streamSeq), append(counts, count)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	if _, err := s.publish(ctx, []*nats.Msg{receivedRecord(q, seqs, counts)}); err != nil {
+		nak(delivered)
+		return nil, fmt.Errorf("queue: receive: %w", err)
+	}
+	return out, nil
+}
+
+// nak hands messages back to be received again at once.
+func nak(msgs []*nats.Msg) {
+	for _, m := range msgs {
+		_ = m.Respond([]byte("-NAK"))
+	}
+}
 
 // pull is one pull request for up to n messages that the engine answers as
 // soon as it has any, or after wait with none. A message that arrives after
@@ -259,9 +339,7 @@ func (s *Service) pull(ctx context.Context, q *Queue, n int, wait time.Duration)
 			for len(ch) > 0 {
 				out = append(out, <-ch)
 			}
-			for _, m := range out {
-				_ = m.Respond([]byte("-NAK"))
-			}
+			nak(out)
 			return nil, ctx.Err()
 		case <-timer.C:
 			return out, nil
@@ -274,8 +352,11 @@ func (s *Service) pullErr(q *Queue, code, desc string) error {
 	if code == "409" && desc == "Exceeded MaxWaiting" {
 		return fmt.Errorf("queue: too many receives waiting on %s: %w", q.Name, ErrNoMessage)
 	}
-	if code == "409" && desc == "Consumer Deleted" || code == "503" {
+	if code == "409" && desc == "Consumer Deleted" {
 		return fmt.Errorf("queue: receive: %w: %s %s", ErrQueueNotFound, code, desc)
+	}
+	if code == "503" { // the queue is known, its consumer has no leader (yet)
+		return fmt.Errorf("queue: receive: %w", nats.ErrNoResponders)
 	}
 	return fmt.Errorf("queue: receive: engine answered %s %s", code, desc)
 }
@@ -316,15 +397,17 @@ func parseDelivery(reply string) (delivery, bool) {
 	return delivery{delivered: nums[0], streamSeq: nums[1], consumerSeq: nums[2], stored: time.Unix(0, int64(nums[3]))}, true
 }
 
-func (s *Service) message(q *Queue, msg *nats.Msg, d delivery) Message {
+// message is a received message; count is its dequeueCount, which the
+// engine's delivery count d.delivered may fall short of (record.go).
+func (s *Service) message(q *Queue, msg *nats.Msg, d delivery, count uint64) Message {
 	now := s.now()
 	vt := time.Duration(q.VisibilityTimeout) * time.Second
 	next := now.Add(vt)
 	first := now
-	if d.delivered > 1 {
+	if count > 1 {
 		// The engine does not keep the first delivery's time; the earliest it
 		// can have been is one visibility timeout per earlier delivery ago.
-		first = now.Add(-time.Duration(d.delivered-1) * vt)
+		first = now.Add(-time.Duration(count-1) * vt)
 		if first.Before(d.stored) {
 			first = d.stored
 		}
@@ -339,7 +422,7 @@ func (s *Service) message(q *Queue, msg *nats.Msg, d delivery) Message {
 		EnqueueTime:      d.stored,
 		NextVisibleTime:  next,
 		FirstDequeueTime: first,
-		DequeueCount:     int(d.delivered),
+		DequeueCount:     int(count),
 	}
 }
 
@@ -368,6 +451,11 @@ func (s *Service) deadLetter(ctx context.Context, q *Queue, msg *nats.Msg, d del
 		s.deps.Log.Warn("queue: dead letter not stored, message kept", "queue", q.Name, "deadLetterQueue", dl.Name, "err", err)
 		return false
 	}
+	// The termination below is forgotten by an engine that stops before
+	// writing its consumer state; the record is not.
+	if _, err := s.publish(ctx, []*nats.Msg{deletedRecord(q, []uint64{d.streamSeq})}); err != nil {
+		s.deps.Log.Warn("queue: dead-lettered message not recorded; it may be copied again after a crash", "queue", q.Name, "err", err)
+	}
 	if err := msg.Respond([]byte("+TERM dead-lettered to " + dl.Name)); err != nil {
 		s.deps.Log.Warn("queue: dead-lettered message not terminated; it may be copied again", "queue", q.Name, "err", err)
 	}
@@ -375,10 +463,11 @@ func (s *Service) deadLetter(ctx context.Context, q *Queue, msg *nats.Msg, d del
 	return true
 }
 
-// Delete acknowledges receipt handles and returns, for each, nil or why it
-// was refused (ErrInvalidHandle: malformed, of another queue or epoch, or
-// past its nextVisibleTime). It returns once the engine has recorded the
-// deletes.
+// Delete deletes the messages of receipt handles and returns, for each,
+// nil or why it was refused (ErrInvalidHandle: malformed, of another queue
+// or epoch, or past its nextVisibleTime). It returns once the engine has
+// stored a receipt record of every delete (record.go) and recorded the
+// acknowledgements.
 func (s *Service) Delete(ctx context.Context, appID int64, name string, handles []string) ([]error, error) {
 	q, err := s.store.get(ctx, appID, name)
 	if err != nil {
@@ -388,6 +477,7 @@ func (s *Service) Delete(ctx context.Context, appID int64, name string, handles 
 	guard := min(s.cfg.HandleGuard, time.Duration(q.VisibilityTimeout)*time.Second/10)
 	now := uint64(s.now().Add(guard).UnixMilli())
 	var acks []string
+	var seqs []uint64
 	for i, raw := range handles {
 		h, err := DecodeHandle(q.Key, raw)
 		if err != nil || h.Epoch != q.Epoch || h.NextVisibleMs <= now {
@@ -395,12 +485,14 @@ func (s *Service) Delete(ctx context.Context, appID int64, name string, handles 
 			continue
 		}
 		acks = append(acks, ackSubject(q, h))
+		seqs = append(seqs, h.StreamSeq)
 	}
 	if len(acks) == 0 {
 		return errs, nil
 	}
+	stored := s.publishAsync([]*nats.Msg{deletedRecord(q, seqs)})
 	// Acks on one connection reach the consumer in order: the last one, sent
-	// as a request, is answered after all of them are recorded.
+	// as a request, is answered after all of them are recorded (in memory).
 	for _, subj := range acks[:len(acks)-1] {
 		if err := s.deps.NC.Publish(subj, nil); err != nil {
 			return nil, fmt.Errorf("queue: delete: %w", err)
@@ -408,6 +500,9 @@ func (s *Service) Delete(ctx context.Context, appID int64, name string, handles 
 	}
 	if _, err := s.deps.NC.RequestWithContext(ctx, acks[len(acks)-1], nil); err != nil {
 		return nil, fmt.Errorf("queue: delete: %w", s.engineErr(err))
+	}
+	if _, err := s.await(ctx, stored); err != nil {
+		return nil, fmt.Errorf("queue: delete: %w", err)
 	}
 	s.markDirty(q.ID)
 	return errs, nil

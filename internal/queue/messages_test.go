@@ -441,3 +441,44 @@ func TestRestart(t *testing.T) {
 	_, err = s2.Receive(ctx, app, "q", 1, 0)
 	require.ErrorIs(t, err, queue.ErrNoMessage)
 }
+
+// TestConsumerStateLost: when the engine comes back without the consumer's
+// state (kill -9 before it was written), a process that starts afterwards
+// still never hands out a deleted or dead-lettered message, and counts
+// every earlier delivery in dequeueCount.
+func TestConsumerStateLost(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	eng := enginetest.New(t)
+	s := newService(t, eng)
+	newQueue(t, s, queue.Queue{Name: "dead"})
+	q := newQueue(t, s, queue.Queue{Name: "q", DeadLetterQueue: "dead", MaxReceiveCount: 2})
+	send(t, s, "q", "a", "b", "c", "d")
+	first := receive(t, s, "q", 16, 0)
+	require.Equal(t, []string{"a", "b", "c", "d"}, bodies(first))
+	_, err := s.Delete(ctx, app, "q", []string{first[0].Handle, first[2].Handle})
+	require.NoError(t, err)
+
+	require.NoError(t, queue.ForgetConsumerState(ctx, s, q))
+	s2 := newService(t, eng)
+	again := receive(t, s2, "q", 16, 0)
+	require.Equal(t, []string{"b", "d"}, bodies(again), "deleted messages stay deleted")
+	for _, m := range again {
+		require.Equal(t, 2, m.DequeueCount, "%s: the delivery before the loss counts", m.Body)
+	}
+	_, st, err := s2.Stats(ctx, app, "q")
+	require.NoError(t, err)
+	require.Equal(t, queue.Stats{Inactive: 2, Rewindable: 2, MinMsgTime: st.MinMsgTime}, st, "records are not messages")
+
+	// Received twice now: the next receive dead-letters them, even after
+	// the state is lost again.
+	require.NoError(t, queue.ForgetConsumerState(ctx, s, q))
+	s3 := newService(t, eng)
+	_, err = s3.Receive(ctx, app, "q", 16, 0)
+	require.ErrorIs(t, err, queue.ErrNoMessage)
+	dead := receive(t, s3, "dead", 16, 0)
+	require.Equal(t, []string{"b", "d"}, bodies(dead))
+	require.NoError(t, queue.ForgetConsumerState(ctx, s, q))
+	_, err = newService(t, eng).Receive(ctx, app, "q", 16, 0)
+	require.ErrorIs(t, err, queue.ErrNoMessage, "dead-lettered messages stay out")
+}

@@ -37,6 +37,9 @@ type Queue struct {
 	// Epoch changes whenever outstanding receipt handles must stop working
 	// (a shorter visibility timeout, a rewind).
 	Epoch uint64 `json:"epoch"`
+	// Rewinds counts RewindQueue calls; receipt records of an earlier
+	// rewind no longer apply (record.go).
+	Rewinds uint64 `json:"rewinds,omitempty"`
 	// Key seals this queue's receipt handles. Never sent to clients.
 	Key []byte `json:"key"`
 }
@@ -147,6 +150,10 @@ type Service struct {
 	dirtyMu sync.Mutex
 	dirty   map[string]bool // queue IDs with deletes the janitor has not purged
 
+	suspectMu  sync.Mutex
+	suspect    map[string]*recordIndex // by queue ID (record.go)
+	reconnects uint64                  // the connection's reconnects when suspect was filled
+
 	runMu   sync.Mutex
 	stop    context.CancelFunc
 	stopped chan struct{}
@@ -174,7 +181,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, deps: deps, store: st, now: time.Now, dirty: map[string]bool{}}, nil
+	return &Service{cfg: cfg, deps: deps, store: st, now: time.Now, dirty: map[string]bool{}, suspect: map[string]*recordIndex{}}, nil
 }
 
 // Start runs the janitor that purges deleted messages; it first looks at

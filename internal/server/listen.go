@@ -1,49 +1,53 @@
 package server
 
 import (
-	"log/slog"
+	"context"
+	"fmt"
 	"net"
-	"net/http"
 
 	"github.com/herald-mq/herald/internal/config"
-	"github.com/herald-mq/herald/internal/guard"
+	"github.com/herald-mq/herald/internal/mqtt"
 )
 
-// newHTTPServer serves the API port's handler with a deadline on every
-// stage of a request the client controls (see guard.Server).
-func newHTTPServer(cfg config.Config, h http.Handler, log *slog.Logger) *http.Server {
-	return guard.Server(h, cfg.HTTPReadTimeout, slog.NewLogLogger(log.Handler(), slog.LevelWarn))
+// sockets are every listener herald serves. They are opened before the
+// engine, so that a port in use stops herald before anything (the data
+// directory, generated credentials) is written.
+type sockets struct {
+	http net.Listener
+	mqtt mqtt.Listeners // the broker's, those turned off nil
 }
 
-// guardHTTP caps the API listener's connections and logs the cap, which
-// every listener shares.
-func guardHTTP(ln net.Listener, cfg config.Config, log *slog.Logger) net.Listener {
-	files, n, maxConns := guard.OpenFiles(), listeners(cfg), maxConnections(cfg)
-	log.Info("connection cap", "max_connections", maxConns, "listeners", n, "open_file_limit", files)
-	if files > 0 && uint64(maxConns*n) > files-min(files, guard.Reserve(files)) {
-		log.Warn("--max-connections leaves the engine too few of the open-file limit: "+
-			"a flood of connections could keep it from opening its files; lower it or raise the limit (ulimit -n)",
-			"max_connections", maxConns, "listeners", n, "open_file_limit", files, "reserved", guard.Reserve(files))
+// listen opens every listener cfg turns on; on error, none stays open.
+func listen(ctx context.Context, cfg config.Config) (*sockets, error) {
+	s := &sockets{}
+	var err error
+	open := func(name, addr string) net.Listener {
+		if err != nil || addr == "" {
+			return nil
+		}
+		var ln net.Listener
+		if ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", addr); err != nil {
+			err = fmt.Errorf("%s listener: %w", name, err)
+		}
+		return ln
 	}
-	return guard.Listener(ln, guard.ListenerConfig{Name: "http", MaxConns: maxConns, Log: log})
-}
-
-// maxConnections is each listener's cap: --max-connections, or what the
-// open-file limit leaves for the listeners.
-func maxConnections(cfg config.Config) int {
-	if cfg.MaxConnections > 0 {
-		return cfg.MaxConnections
+	s.http = open("http", cfg.HTTPAddr)
+	s.mqtt.MQTT = open("mqtt", cfg.MQTTAddr)
+	s.mqtt.TLS = open("mqtt tls", cfg.MQTTTLSAddr)
+	s.mqtt.HTTP = open("mqtt http gateway", cfg.MQTTHTTPAddr)
+	if err != nil {
+		s.close()
+		return nil, err
 	}
-	return guard.MaxConns(guard.OpenFiles(), listeners(cfg))
+	return s, nil
 }
 
-// listeners counts the listeners that accept client connections.
-func listeners(cfg config.Config) int {
-	n := 1 // the API
-	for _, addr := range []string{cfg.MQTTAddr, cfg.MQTTHTTPAddr, cfg.MQTTTLSAddr} {
-		if addr != "" {
-			n++
+// close closes every listener; closing one already closed by the server
+// that served it does nothing.
+func (s *sockets) close() {
+	for _, ln := range []net.Listener{s.http, s.mqtt.MQTT, s.mqtt.TLS, s.mqtt.HTTP} {
+		if ln != nil {
+			_ = ln.Close()
 		}
 	}
-	return n
 }

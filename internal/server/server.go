@@ -50,6 +50,11 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	if err != nil {
 		return err
 	}
+	lns, err := listen(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer lns.close()
 	eng, err := engine.Open(ctx, engine.Config{
 		DataDir: cfg.DataDir, NatsURL: cfg.NatsURL, NatsCredentials: cfg.NatsCreds,
 		Replicas: replicas(cfg), SyncInterval: interval, SyncAlways: always,
@@ -89,11 +94,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	}
 	stats := delivery.NewStats(statsKV, log)
 
-	httpLn, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("http listener: %w", err)
-	}
-	defer httpLn.Close()
+	httpLn := lns.http
 	keysKV, err := eng.KV(ctx, "herald_signing_keys", 1)
 	if err != nil {
 		return err
@@ -129,6 +130,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 
 	policies := retry.Config{Scale: cfg.RetryIntervalScale}
 	deliveries, err := delivery.New(ctx, delivery.Config{
+		AckWait: cfg.DeliveryAckWait,
 		Policy: func(strategy string) delivery.RetryPolicy {
 			p, err := retry.New(strategy, policies)
 			if err != nil { // a stored strategy the API never accepts
@@ -144,19 +146,18 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		return err
 	}
 
-	// On a shared cluster another process may be sent a replay of a request
-	// this one served: nonces are then recorded in the engine too.
-	var nonces cmq.Nonces
-	if !eng.Embedded() {
-		if nonces, err = nonce.Open(ctx, eng.ExpiringKV, 2*cfg.SignatureWindow); err != nil {
-			return err
-		}
+	// Nonces are recorded in the engine, so that a replay is refused by
+	// another process of a cluster and after a restart alike.
+	nonces, err := nonce.Open(ctx, eng.ExpiringKV, 2*cfg.SignatureWindow)
+	if err != nil {
+		return err
 	}
 	api, err := cmq.New(cmq.Config{
 		SignatureWindow:          cfg.SignatureWindow,
 		MaxSubscriptionsPerTopic: cfg.MaxSubscriptionsPerTopic,
 		AllowPrivateEndpoints:    cfg.AllowPrivateEndpoints,
-	}, cmq.Deps{Accounts: accounts, Topics: topics, Messages: publisher, Stats: stats, Backlog: deliveries, Nonces: nonces, Queues: queues, Admin: accounts, Clock: clk, Log: log})
+		EngineRetryTimeout:       cfg.EngineRetryTimeout,
+	}, cmq.Deps{Accounts: accounts, Topics: topics, Messages: publisher, Stats: stats, Backlog: deliveries, Nonces: nonces, Queues: queues, Engine: eng, Admin: accounts, Clock: clk, Log: log})
 	if err != nil {
 		return err
 	}
@@ -165,7 +166,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		log.Warn("the MQTT broker is not clustered: subscribers get only what is published through this process; " +
 			"run MQTT on one process of the cluster and turn its listeners off on the others")
 	}
-	broker, err := newMQTT(cfg, clk, log, eng.KV, eng.JS.Stream)
+	broker, err := newMQTT(cfg, clk, log, eng.KV, eng.JS.Stream, lns.mqtt)
 	if err != nil {
 		return err
 	}
@@ -180,6 +181,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
 	})
+	mux.Handle("GET /readyz", readyHandler(readyChecks(cfg.Delivery, eng, deliveries, queues)...))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/mns/", keyring.Handler())
 	dash, err := dashboard.New(dashboard.Deps{

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
-	"hash/maphash"
 	"net"
 	"net/http"
 	"strconv"
@@ -28,11 +27,13 @@ type verifier struct {
 	accounts Accounts
 	clk      clock.Clock
 	window   time.Duration
-	nonces   *nonceCache
-	shared   Nonces // nil: nonces are checked in this process only
+	nonces   Nonces
 }
 
-// Nonces records request nonces for every herald process on the cluster.
+// Nonces records request nonces where every herald process on the engine,
+// and every later start of this one, sees them: a signed request is
+// accepted once, whichever process it is sent to, before or after a
+// restart.
 type Nonces interface {
 	// FirstUse records secretID's nonce and reports whether it is new.
 	FirstUse(ctx context.Context, secretID, nonce string) (bool, error)
@@ -77,17 +78,12 @@ func (v *verifier) verify(ctx context.Context, r *http.Request, f *Form) (accoun
 	if d := now.Sub(time.Unix(sec, 0)); d > v.window || d < -v.window {
 		return account.Key{}, authErr("Timestamp is outside the allowed window")
 	}
-	if !v.nonces.firstUse(secretID, nonce, now) {
-		return account.Key{}, authErr("Nonce was already used")
+	first, err := v.nonces.FirstUse(ctx, secretID, nonce)
+	if err != nil {
+		return account.Key{}, err
 	}
-	if v.shared != nil {
-		first, err := v.shared.FirstUse(ctx, secretID, nonce)
-		if err != nil {
-			return account.Key{}, err
-		}
-		if !first {
-			return account.Key{}, authErr("Nonce was already used")
-		}
+	if !first {
+		return account.Key{}, authErr("Nonce was already used")
 	}
 	return acct, nil
 }
@@ -152,47 +148,4 @@ func hostForms(r *http.Request) []string {
 		return []string{r.Host, host}
 	}
 	return []string{r.Host}
-}
-
-// nonceCache remembers (SecretId, Nonce) pairs for at least twice the
-// timestamp window, in two generations that rotate, so memory stays bounded
-// by the request rate. It is per process; Nonces, when set, carries the
-// check to the other processes of a cluster.
-type nonceCache struct {
-	seed     maphash.Seed
-	keep     time.Duration
-	mu       sync.Mutex
-	cur      map[uint64]struct{}
-	prev     map[uint64]struct{}
-	rotateAt time.Time
-}
-
-func newNonceCache(window time.Duration) *nonceCache {
-	return &nonceCache{seed: maphash.MakeSeed(), keep: 2 * window, cur: map[uint64]struct{}{}, prev: map[uint64]struct{}{}}
-}
-
-func (c *nonceCache) firstUse(secretID, nonce string, now time.Time) bool {
-	var h maphash.Hash
-	h.SetSeed(c.seed)
-	h.WriteString(secretID)
-	h.WriteByte(0)
-	h.WriteString(nonce)
-	k := h.Sum64()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.rotateAt.IsZero() {
-		c.rotateAt = now.Add(c.keep)
-	}
-	if !now.Before(c.rotateAt) {
-		c.prev, c.cur = c.cur, map[uint64]struct{}{}
-		c.rotateAt = now.Add(c.keep)
-	}
-	if _, ok := c.cur[k]; ok {
-		return false
-	}
-	if _, ok := c.prev[k]; ok {
-		return false
-	}
-	c.cur[k] = struct{}{}
-	return true
 }

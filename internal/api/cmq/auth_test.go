@@ -148,8 +148,9 @@ func TestRouteQueriesAnswerNoOtherAddress(t *testing.T) {
 	}
 }
 
-// With Nonces shared (several processes on one cluster), a request replayed
-// to another process is refused there too; a failing nonce store fails the
+// Nonces are shared by the processes on one engine (a cluster, or one
+// process and its later starts): a request replayed to another process is
+// refused there too; a failing nonce store fails the
 // request rather than letting it through.
 func TestNoncesSharedAcrossProcesses(t *testing.T) {
 	t.Parallel()

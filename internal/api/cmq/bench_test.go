@@ -11,8 +11,9 @@ import (
 )
 
 // BenchmarkRequestOverhead is the API's cost per request that is not the
-// action's own work: form parse, signature check, nonce cache and envelope,
-// measured on ListTopic, which reads only the in-memory index.
+// action's own work: form parse, signature check, the nonce recorded in the
+// engine and the envelope, measured on ListTopic, which reads only the
+// in-memory index.
 func BenchmarkRequestOverhead(b *testing.B) {
 	a := newAPI(b)
 	a.ok("CreateTopic", "topicName", "t")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/herald-mq/herald/internal/account"
+	"github.com/herald-mq/herald/internal/engine"
 	"github.com/herald-mq/herald/internal/queue"
 	"github.com/herald-mq/herald/internal/topic"
 )
@@ -75,6 +76,9 @@ var mapping = []struct {
 	{queue.ErrDeadLetterNotFound, errf(4440, 10100, "dead letter queue is not existed, or deleted")},
 	{queue.ErrDeadLetterSelf, errf(4000, 10350, "parameter deadLetterQueueName value or length is out of range")},
 	{queue.ErrBadAttribute, errf(4000, 10350, "parameter value or length is out of range")},
+	// CMQ documents neither; the codes are ours. Both may be retried.
+	{engine.ErrStorageFull, errf(6000, 10800, "insufficient storage: the engine's disk is full, retry once space is freed")},
+	{engine.ErrUnavailable, errf(6000, 10810, "engine unavailable, retry")},
 	// Accounts and keys are herald's extension; the module codes are ours.
 	// (A request signed with an unknown SecretId is 4100/10270 before any
 	// action runs; ErrNotFound here is RevokeKey's secretId.)

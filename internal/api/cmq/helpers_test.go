@@ -23,6 +23,7 @@ import (
 	"github.com/herald-mq/herald/internal/clock"
 	"github.com/herald-mq/herald/internal/engine"
 	"github.com/herald-mq/herald/internal/engine/enginetest"
+	"github.com/herald-mq/herald/internal/nonce"
 	"github.com/herald-mq/herald/internal/queue"
 	"github.com/herald-mq/herald/internal/topic"
 )
@@ -47,7 +48,6 @@ type api struct {
 	topics *topic.Store
 	queues *queue.Service // nil unless made by newQueueAPI
 	eng    *engine.Engine
-	nonce  atomic.Int64
 	host   string
 	// id and key sign the requests; testSecretID and testSecretKey (an
 	// admin key of testAppID) unless made by as.
@@ -74,6 +74,10 @@ func newQueueAPI(t testing.TB) *api {
 	return newAPIWith(t, enginetest.New(t), true)
 }
 
+// lastNonce numbers the requests of every test api: those sharing an
+// engine share its nonce bucket.
+var lastNonce atomic.Int64
+
 func newAPIWith(t testing.TB, eng *engine.Engine, withQueues bool, more ...func(*cmq.Deps)) *api {
 	t.Helper()
 	ctx := context.Background()
@@ -89,7 +93,9 @@ func newAPIWith(t testing.TB, eng *engine.Engine, withQueues bool, more ...func(
 	topics, pub, err := topic.Open(ctx, eng, clk, log)
 	require.NoError(t, err)
 	t.Cleanup(topics.Close)
-	deps := cmq.Deps{Accounts: accounts, Topics: topics, Messages: pub, Admin: accounts, Clock: clk, Log: log}
+	nonces, err := nonce.Open(ctx, eng.ExpiringKV, 10*time.Minute)
+	require.NoError(t, err)
+	deps := cmq.Deps{Accounts: accounts, Topics: topics, Messages: pub, Nonces: nonces, Admin: accounts, Clock: clk, Log: log}
 	var queues *queue.Service
 	if withQueues {
 		queues, err = queue.New(ctx, queue.Config{}, queue.Deps{JS: eng.JS, NC: eng.NC, Stream: eng.Stream, KV: eng.KV, Clock: clk, Log: log})
@@ -110,7 +116,7 @@ func (a *api) signed(method string, params map[string]string) string {
 	ps := []client.Param{
 		{Key: "SecretId", Value: a.id},
 		{Key: "Timestamp", Value: strconv.FormatInt(a.clk.Now().Unix(), 10)},
-		{Key: "Nonce", Value: strconv.FormatInt(a.nonce.Add(1), 10)},
+		{Key: "Nonce", Value: strconv.FormatInt(lastNonce.Add(1), 10)},
 		{Key: "SignatureMethod", Value: "HmacSHA256"},
 	}
 	keys := make([]string, 0, len(params))

@@ -28,12 +28,18 @@ type Config struct {
 	// loopback, private or link-local address. Host names are checked when
 	// pushes dial, whatever this says. Defaults to false.
 	AllowPrivateEndpoints bool
+	// EngineRetryTimeout bounds a request: an action the engine cannot serve
+	// for now (no stream leader) is tried again until then, and then fails
+	// with a retryable error. A receive gets its polling wait on top.
+	// Defaults to 5 seconds.
+	EngineRetryTimeout time.Duration
 }
 
 // WithDefaults returns the config with every unset field at its default.
 func (c Config) WithDefaults() Config {
 	c.SignatureWindow = cmp.Or(c.SignatureWindow, 5*time.Minute)
 	c.MaxSubscriptionsPerTopic = cmp.Or(c.MaxSubscriptionsPerTopic, 100)
+	c.EngineRetryTimeout = cmp.Or(c.EngineRetryTimeout, 5*time.Second)
 	return c
 }
 
@@ -49,11 +55,14 @@ type Deps struct {
 	Stats Stats
 	// Backlog reports msgCount in GetSubscriptionAttributes; nil reports 0.
 	Backlog Backlog
-	// Nonces refuses a request replayed to another process of the cluster;
-	// nil checks nonces in this process only.
+	// Nonces records the nonce of every signed request, so that a replay is
+	// refused by any process, before or after a restart.
 	Nonces Nonces
 	// Queues serves the queue actions; nil leaves them out.
 	Queues Queues
+	// Engine classifies engine errors and tells whether its disk is full;
+	// nil neither retries nor refuses anything.
+	Engine Engine
 	// Admin serves the account and key actions; nil leaves them out.
 	Admin AccountAdmin
 	Clock clock.Clock
@@ -92,14 +101,14 @@ type action struct {
 // New returns the API handler.
 func New(cfg Config, deps Deps) (*Server, error) {
 	cfg = cfg.WithDefaults()
-	if deps.Accounts == nil || deps.Topics == nil || deps.Messages == nil || deps.Log == nil {
-		return nil, errors.New("cmq: Accounts, Topics, Messages and Log are required")
+	if deps.Accounts == nil || deps.Topics == nil || deps.Messages == nil || deps.Nonces == nil || deps.Log == nil {
+		return nil, errors.New("cmq: Accounts, Topics, Messages, Nonces and Log are required")
 	}
 	deps.Clock = cmp.Or[clock.Clock](deps.Clock, clock.Real{})
 	s := &Server{
 		cfg:     cfg,
 		deps:    deps,
-		verify:  &verifier{accounts: deps.Accounts, clk: deps.Clock, window: cfg.SignatureWindow, nonces: newNonceCache(cfg.SignatureWindow), shared: deps.Nonces},
+		verify:  &verifier{accounts: deps.Accounts, clk: deps.Clock, window: cfg.SignatureWindow, nonces: deps.Nonces},
 		actions: map[string]action{},
 	}
 	s.addTopicActions()
@@ -149,7 +158,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if ok && out != nil {
 			out.Action = a.name
 		}
-		acct, err := s.verify.verify(r.Context(), r, form)
+		ctx, cancel := context.WithTimeout(r.Context(), s.bound(name, form))
+		defer cancel()
+		acct, err := s.verify.verify(ctx, r, form)
 		if err != nil {
 			return nil, err
 		}
@@ -159,9 +170,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			return nil, errNoAction(name)
 		}
-		return a.serve(r.Context(), &Request{Account: acct, Params: Params{form}, RequestID: requestID})
+		return s.run(ctx, a.name, a.serve, &Request{Account: acct, Params: Params{form}, RequestID: requestID})
 	}()
 	if err != nil {
+		if s.deps.Engine != nil {
+			err = s.deps.Engine.Classify(err)
+		}
 		wire, unexpected := wireError(err)
 		if unexpected {
 			s.deps.Log.Error("cmq action failed", "requestId", requestID, "err", err)

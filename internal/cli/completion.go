@@ -1,0 +1,362 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/herald-mq/herald/internal/config"
+)
+
+// shells are those `herald completion` writes a script for.
+var shells = []string{"bash", "zsh", "fish"}
+
+// completion prints the completion script of a shell.
+func completion(args []string, env Env) int {
+	const use = "usage: herald completion bash|zsh|fish\n\n" +
+		"  bash: source <(herald completion bash)     (e.g. in ~/.bashrc)\n" +
+		"  zsh:  source <(herald completion zsh)      (or save it as _herald in a directory of $fpath)\n" +
+		"  fish: herald completion fish | source      (or save it as ~/.config/fish/completions/herald.fish)\n"
+	if len(args) == 1 && isHelp(args[0]) {
+		fmt.Fprint(env.Stdout, use)
+		return 0
+	}
+	if len(args) != 1 {
+		fmt.Fprint(env.Stderr, use)
+		return 2
+	}
+	tree := commandTree()
+	switch args[0] {
+	case "bash":
+		writeBash(env.Stdout, tree)
+	case "zsh":
+		writeZsh(env.Stdout, tree)
+	case "fish":
+		writeFish(env.Stdout, tree)
+	default:
+		fmt.Fprintf(env.Stderr, "herald completion: unknown shell %q\n%s%s", args[0], didYouMean(args[0], shells), use)
+		return 2
+	}
+	return 0
+}
+
+// A node is a word of the command line that completion offers: a group,
+// a command of a group, or a command on its own.
+type node struct {
+	name, about string
+	children    []node     // commands of a group
+	flags       []compFlag // flags of a command
+	words       []string   // what the first argument may be
+}
+
+type compFlag struct {
+	name, about string
+	takesValue  bool
+	values      []string // the value's choices, if they are few
+}
+
+// commandTree is every command and flag herald accepts, from the same
+// tables the commands are parsed with.
+func commandTree() []node {
+	tree := []node{{name: "serve", about: "run the server", flags: serveFlags()}}
+	for _, g := range clientGroups() {
+		if g == "publish" {
+			tree = append(tree, node{name: g, about: publishCommand.about, flags: clientFlags(g, publishCommand)})
+			continue
+		}
+		group := node{name: g, about: aboutGroup(g)}
+		for _, name := range sortedKeys(clientGroup[g]) {
+			cmd := clientGroup[g][name]
+			group.children = append(group.children, node{name: name, about: cmd.about, flags: clientFlags(g+" "+name, cmd)})
+		}
+		tree = append(tree, group)
+	}
+	return append(tree,
+		node{name: "completion", about: "print a shell completion script", words: shells},
+		node{name: "version", about: "print the version, commit and Go version"})
+}
+
+func clientFlags(name string, cmd clientCommand) []compFlag {
+	inv := newInvocation(name, cmd)
+	var out []compFlag
+	for _, n := range inv.flagNames() {
+		f := inv.fs.Lookup(strings.TrimLeft(n, "-"))
+		cf := compFlag{name: f.Name, about: f.Usage, takesValue: !isBoolFlag(f.Value)}
+		if _, ok := f.Value.(*outputFormat); ok {
+			cf.values = []string{string(outputTable), string(outputJSON)}
+		}
+		out = append(out, cf)
+	}
+	return out
+}
+
+func isBoolFlag(v interface{ String() string }) bool {
+	b, ok := v.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+// serveFlags reads the flags of `herald serve` from its help, which the
+// flag package prints as "  -name type" (no type for a bool) followed by
+// an indented usage line.
+func serveFlags() []compFlag {
+	var help bytes.Buffer
+	_, _ = config.Parse([]string{"-h"}, func(string) string { return "" }, &help)
+	var out []compFlag
+	sc := bufio.NewScanner(&help)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "  -") {
+			f := strings.Fields(line)
+			out = append(out, compFlag{name: strings.TrimPrefix(f[0], "-"), takesValue: len(f) > 1})
+		} else if len(out) > 0 && strings.HasPrefix(line, "    \t") && out[len(out)-1].about == "" {
+			out[len(out)-1].about = strings.TrimSpace(line)
+		}
+	}
+	return out
+}
+
+func dashes(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
+func flagWords(flags []compFlag) string {
+	out := make([]string, len(flags))
+	for i, f := range flags {
+		out[i] = dashes(f.name)
+	}
+	return strings.Join(out, " ")
+}
+
+func names(nodes []node) string {
+	out := make([]string, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.name
+	}
+	return strings.Join(out, " ")
+}
+
+// valueFlags groups the flags that take a value by their choices ("" for
+// any value), for the case that completes a flag's value.
+func valueFlags(tree []node) map[string][]string {
+	byChoices := map[string][]string{}
+	add := func(flags []compFlag) {
+		for _, f := range flags {
+			if !f.takesValue {
+				continue
+			}
+			k := strings.Join(f.values, " ")
+			if n := dashes(f.name); !slices.Contains(byChoices[k], n) {
+				byChoices[k] = append(byChoices[k], n)
+			}
+		}
+	}
+	for _, n := range tree {
+		add(n.flags)
+		for _, c := range n.children {
+			add(c.flags)
+		}
+	}
+	return byChoices
+}
+
+func writeBash(w io.Writer, tree []node) {
+	fmt.Fprintf(w, `# bash completion for herald, generated by "herald completion bash".
+# Load it with: source <(herald completion bash)
+_herald() {
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} words="" cmd
+    if ((COMP_CWORD == 1)); then
+        COMPREPLY=($(compgen -W %q -- "$cur"))
+        return
+    fi
+    case $prev in
+`, names(tree))
+	byChoices := valueFlags(tree)
+	for _, choices := range sortedKeys(byChoices) {
+		if choices == "" {
+			fmt.Fprintf(w, "        %s)\n            COMPREPLY=()\n            return ;;\n", strings.Join(byChoices[choices], "|"))
+			continue
+		}
+		fmt.Fprintf(w, "        %s)\n            COMPREPLY=($(compgen -W %q -- \"$cur\"))\n            return ;;\n", strings.Join(byChoices[choices], "|"), choices)
+	}
+	fmt.Fprint(w, "    esac\n    cmd=${COMP_WORDS[1]}\n    case $cmd in\n")
+	for _, n := range tree {
+		if n.children == nil {
+			continue
+		}
+		fmt.Fprintf(w, "        %s)\n            if ((COMP_CWORD == 2)); then\n                COMPREPLY=($(compgen -W %q -- \"$cur\"))\n                return\n            fi\n            cmd=\"$cmd ${COMP_WORDS[2]}\" ;;\n", n.name, names(n.children))
+	}
+	fmt.Fprint(w, "    esac\n    case $cmd in\n")
+	writeCase := func(path string, n node) {
+		if len(n.words) > 0 {
+			fmt.Fprintf(w, "        %q)\n            ((COMP_CWORD == 2)) && words=%q ;;\n", path, strings.Join(n.words, " "))
+		} else if len(n.flags) > 0 {
+			fmt.Fprintf(w, "        %q)\n            [[ $cur == -* ]] && words=%q ;;\n", path, flagWords(n.flags))
+		}
+	}
+	for _, n := range tree {
+		writeCase(n.name, n)
+		for _, c := range n.children {
+			writeCase(n.name+" "+c.name, c)
+		}
+	}
+	fmt.Fprint(w, `    esac
+    COMPREPLY=($(compgen -W "$words" -- "$cur"))
+}
+complete -F _herald herald
+`)
+}
+
+func zshQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// zshItem is a name and its description for _describe, which splits them
+// at the first colon not escaped.
+func zshItem(name, about string) string {
+	return strings.ReplaceAll(name, ":", `\:`) + ":" + about
+}
+
+func zshItems(items []string) string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = zshQuote(it)
+	}
+	return strings.Join(out, " ")
+}
+
+func describe(nodes []node) string {
+	items := make([]string, len(nodes))
+	for i, n := range nodes {
+		items[i] = zshItem(n.name, n.about)
+	}
+	return zshItems(items)
+}
+
+func writeZsh(w io.Writer, tree []node) {
+	fmt.Fprintf(w, `#compdef herald
+# zsh completion for herald, generated by "herald completion zsh".
+# Load it with: source <(herald completion zsh), or save it as _herald in a directory of $fpath.
+_herald() {
+    local -a items
+    local cmd
+    if (( CURRENT == 2 )); then
+        items=(%s)
+        _describe -t commands 'herald command' items
+        return
+    fi
+    case ${words[CURRENT-1]} in
+`, describe(tree))
+	byChoices := valueFlags(tree)
+	for _, choices := range sortedKeys(byChoices) {
+		if choices == "" {
+			fmt.Fprintf(w, "        %s)\n            _message value\n            return ;;\n", strings.Join(byChoices[choices], "|"))
+			continue
+		}
+		fmt.Fprintf(w, "        %s)\n            compadd -- %s\n            return ;;\n", strings.Join(byChoices[choices], "|"), choices)
+	}
+	fmt.Fprint(w, "    esac\n    cmd=${words[2]}\n    case $cmd in\n")
+	for _, n := range tree {
+		if n.children == nil {
+			continue
+		}
+		fmt.Fprintf(w, "        %s)\n            if (( CURRENT == 3 )); then\n                items=(%s)\n                _describe -t commands %s items\n                return\n            fi\n            cmd=\"$cmd ${words[3]}\" ;;\n",
+			n.name, describe(n.children), zshQuote("herald "+n.name+" command"))
+	}
+	fmt.Fprint(w, "    esac\n    items=()\n    case $cmd in\n")
+	writeCase := func(path string, n node) {
+		if len(n.words) > 0 {
+			fmt.Fprintf(w, "        %s)\n            (( CURRENT == 3 )) && compadd -- %s\n            return ;;\n", zshQuote(path), strings.Join(n.words, " "))
+		} else if len(n.flags) > 0 {
+			items := make([]string, len(n.flags))
+			for i, f := range n.flags {
+				items[i] = zshItem(dashes(f.name), f.about)
+			}
+			fmt.Fprintf(w, "        %s)\n            items=(%s) ;;\n", zshQuote(path), zshItems(items))
+		}
+	}
+	for _, n := range tree {
+		writeCase(n.name, n)
+		for _, c := range n.children {
+			writeCase(n.name+" "+c.name, c)
+		}
+	}
+	fmt.Fprint(w, `    esac
+    if [[ $PREFIX == -* ]] && (( ${#items} )); then
+        _describe -t flags 'flag' items
+    fi
+}
+if [[ $funcstack[1] == _herald ]]; then
+    _herald "$@"
+else
+    compdef _herald herald
+fi
+`)
+}
+
+func fishQuote(s string) string {
+	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'"
+}
+
+func writeFish(w io.Writer, tree []node) {
+	fmt.Fprint(w, `# fish completion for herald, generated by "herald completion fish".
+# Load it with: herald completion fish | source
+# or save it as ~/.config/fish/completions/herald.fish
+complete -c herald -e
+complete -c herald -f
+
+# __herald_on WORD… is true when the words after herald start with WORD….
+function __herald_on
+    set -l w (commandline -opc)
+    test (count $w) -gt (count $argv); or return 1
+    for i in (seq (count $argv))
+        set -l j (math $i + 1)
+        test "$w[$j]" = "$argv[$i]"; or return 1
+    end
+end
+
+# __herald_at WORD… is true when the words after herald are exactly WORD….
+function __herald_at
+    set -l w (commandline -opc)
+    test (count $w) -eq (math (count $argv) + 1); or return 1
+    for i in (seq (count $argv))
+        set -l j (math $i + 1)
+        test "$w[$j]" = "$argv[$i]"; or return 1
+    end
+end
+
+`)
+	writeFlags := func(cond string, flags []compFlag) {
+		for _, f := range flags {
+			opt := "-l " + f.name
+			if len(f.name) == 1 {
+				opt = "-s " + f.name
+			}
+			switch {
+			case len(f.values) > 0:
+				opt += " -x -a " + fishQuote(strings.Join(f.values, " "))
+			case f.takesValue:
+				opt += " -r"
+			}
+			fmt.Fprintf(w, "complete -c herald -n %s %s -d %s\n", fishQuote(cond), opt, fishQuote(f.about))
+		}
+	}
+	for _, n := range tree {
+		fmt.Fprintf(w, "complete -c herald -n __herald_at -a %s -d %s\n", n.name, fishQuote(n.about))
+	}
+	for _, n := range tree {
+		for _, c := range n.children {
+			fmt.Fprintf(w, "complete -c herald -n %s -a %s -d %s\n", fishQuote("__herald_at "+n.name), c.name, fishQuote(c.about))
+			writeFlags("__herald_on "+n.name+" "+c.name, c.flags)
+		}
+		if len(n.words) > 0 {
+			fmt.Fprintf(w, "complete -c herald -n %s -a %s\n", fishQuote("__herald_at "+n.name), fishQuote(strings.Join(n.words, " ")))
+		}
+		writeFlags("__herald_on "+n.name, n.flags)
+	}
+}
