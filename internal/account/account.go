@@ -612,6 +612,18 @@ func (s *Store) DeleteAccount(ctx context.Context, appID int64) error {
 // Keys stored before accounts existed were bootstrap keys: the current one
 // is kept as an admin key, the others are revoked.
 func (s *Store) Bootstrap(ctx context.Context, appID int64, secretID, secretKey string, now time.Time) (Key, bool, error) {
+	for range 5 {
+		k, created, err := s.bootstrap(ctx, appID, secretID, secretKey, now)
+		if !errors.Is(err, errPointerMoved) {
+			return k, created, err
+		}
+		// Another process bootstrapped at the same moment: start over from
+		// what it did.
+	}
+	return Key{}, false, errors.New("account: bootstrap: other processes kept changing the bootstrap key")
+}
+
+func (s *Store) bootstrap(ctx context.Context, appID int64, secretID, secretKey string, now time.Time) (Key, bool, error) {
 	prev, prevRev, err := s.pointer(ctx)
 	if err != nil {
 		return Key{}, false, err
@@ -651,7 +663,7 @@ func (s *Store) Bootstrap(ctx context.Context, appID int64, secretID, secretKey 
 		}
 		if !found {
 			// The newest key stored before accounts existed was the last
-			// bootstrap key; else any admin key left will do.
+			// bootstrap key.
 			for _, r := range recs {
 				if r.legacy() && (!found || r.Created.After(current.Created)) {
 					current, found = r.key(), true
@@ -659,6 +671,7 @@ func (s *Store) Bootstrap(ctx context.Context, appID int64, secretID, secretKey 
 			}
 		}
 		if !found {
+			// Any admin key left will do; none is made while one remains.
 			for _, r := range recs {
 				if r.key().Admin {
 					s.log.Info("the bootstrap key was revoked; admin keys remain, so none is generated")
@@ -678,14 +691,10 @@ func (s *Store) Bootstrap(ctx context.Context, appID int64, secretID, secretKey 
 		}
 	}
 	if prev != current.SecretID {
-		if err := s.setPointer(ctx, current.SecretID, prevRev); errors.Is(err, errPointerMoved) {
-			// Another process bootstrapped at the same moment: start over
-			// from what it did.
-			if created {
-				_ = s.kv.Delete(ctx, current.SecretID)
+		if err := s.setPointer(ctx, current.SecretID, prevRev); err != nil {
+			if created && errors.Is(err, errPointerMoved) {
+				_ = s.kv.Delete(ctx, current.SecretID) // the other process's key wins
 			}
-			return s.Bootstrap(ctx, appID, secretID, secretKey, now)
-		} else if err != nil {
 			return Key{}, false, err
 		}
 		if prev != "" {

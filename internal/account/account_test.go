@@ -402,3 +402,35 @@ func TestConcurrentRevocationsKeepAnAdmin(t *testing.T) {
 		}
 	}
 }
+
+// Two processes starting at once on a new engine agree on one bootstrap
+// key, printed by one of them.
+func TestConcurrentBootstrapMakesOneKey(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	eng := enginetest.New(t)
+	stores := []*account.Store{
+		openOn(t, bucket(t, eng), slog.New(slog.DiscardHandler)),
+		openOn(t, bucket(t, eng), slog.New(slog.DiscardHandler)),
+	}
+	type result struct {
+		k       account.Key
+		created bool
+		err     error
+	}
+	results := make(chan result, 2)
+	for _, s := range stores {
+		go func() {
+			k, created, err := s.Bootstrap(ctx, 9, "", "", time.Unix(1, 0))
+			results <- result{k, created, err}
+		}()
+	}
+	a, b := <-results, <-results
+	require.NoError(t, a.err)
+	require.NoError(t, b.err)
+	require.Equal(t, a.k.SecretID, b.k.SecretID)
+	require.True(t, a.created != b.created, "printed once")
+	keys, err := stores[0].Keys(ctx, 0)
+	require.NoError(t, err)
+	require.Len(t, keys, 1)
+}
