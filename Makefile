@@ -10,7 +10,7 @@ REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 DIST      ?= dist
 LDFLAGS   := -s -w -X github.com/herald-mq/herald/internal/version.Version=$(VERSION) -X github.com/herald-mq/herald/internal/version.Revision=$(REVISION)
 
-.PHONY: help build run test race check lint fmt-check vet fuzz bench tools release
+.PHONY: help build run test race check lint fmt-check vet fuzz bench chaos tools release
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -60,3 +60,6 @@ fuzz: ## run every Fuzz target for FUZZTIME each
 
 bench: ## the benchmark program (ratios against baselines) and Go benchmarks
 	$(GO) run ./bench
+
+chaos: ## the chaos campaign (kill -9, SIGTERM, cluster node loss); CHAOS_FLAGS="-trials 100"
+	$(GO) run ./e2e/chaos $(CHAOS_FLAGS)

@@ -459,7 +459,7 @@ func (s *Service) attempt(sub *topic.Subscription, body []byte, tags []string, k
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			err := s.deps.Queues.Enqueue(ctx, sub.AppID, sub.Endpoint, body, rec.MsgID)
+			err := s.deps.Queues.Enqueue(ctx, sub.AppID, sub.Endpoint, queueBody(&a), rec.MsgID)
 			tk.end(s.judge(rec, a, Outcome{Delivered: err == nil, Err: err}))
 		}()
 		return true

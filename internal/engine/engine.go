@@ -274,7 +274,11 @@ func (e *Engine) shutdownServer() {
 func (e *Engine) Stream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	cfg.Replicas = e.replicas
 	cfg.Storage = jetstream.FileStorage
-	s, err := e.JS.CreateOrUpdateStream(ctx, cfg)
+	var s jetstream.Stream
+	err := setUp(ctx, func(ctx context.Context) (err error) {
+		s, err = e.JS.CreateOrUpdateStream(ctx, cfg)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("engine: stream %s: %w", cfg.Name, err)
 	}
@@ -284,11 +288,15 @@ func (e *Engine) Stream(ctx context.Context, cfg jetstream.StreamConfig) (jetstr
 // ExpiringKV opens (creating if needed) a key-value bucket whose keys expire
 // ttl after they are written.
 func (e *Engine) ExpiringKV(ctx context.Context, bucket string, ttl time.Duration) (jetstream.KeyValue, error) {
-	kv, err := e.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:   bucket,
-		TTL:      ttl,
-		Storage:  jetstream.FileStorage,
-		Replicas: e.replicas,
+	var kv jetstream.KeyValue
+	err := setUp(ctx, func(ctx context.Context) (err error) {
+		kv, err = e.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:   bucket,
+			TTL:      ttl,
+			Storage:  jetstream.FileStorage,
+			Replicas: e.replicas,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("engine: bucket %s: %w", bucket, err)
@@ -311,11 +319,15 @@ func (e *Engine) KV(ctx context.Context, bucket string, history uint8) (jetstrea
 		Replicas:       e.replicas,
 		LimitMarkerTTL: time.Minute,
 	}
-	kv, err := e.JS.CreateOrUpdateKeyValue(ctx, cfg)
-	if errors.Is(err, jetstream.ErrLimitMarkerTTLNotSupported) { // an external server before 2.11
-		cfg.LimitMarkerTTL = 0
+	var kv jetstream.KeyValue
+	err := setUp(ctx, func(ctx context.Context) (err error) {
 		kv, err = e.JS.CreateOrUpdateKeyValue(ctx, cfg)
-	}
+		if errors.Is(err, jetstream.ErrLimitMarkerTTLNotSupported) { // an external server before 2.11
+			cfg.LimitMarkerTTL = 0
+			kv, err = e.JS.CreateOrUpdateKeyValue(ctx, cfg)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("engine: bucket %s: %w", bucket, err)
 	}
@@ -341,4 +353,36 @@ func (e *Engine) StreamStats(ctx context.Context) ([]StreamStat, error) {
 		return nil, fmt.Errorf("engine: list streams: %w", err)
 	}
 	return out, nil
+}
+
+// setUpBudget bounds how long creating a stream or bucket keeps being tried
+// while the engine cannot serve it: a cluster that lost a node takes a few
+// seconds to elect leaders, longer under load.
+const setUpBudget = time.Minute
+
+// setUpAttempt bounds one try, and setUpPause separates tries.
+const (
+	setUpAttempt = 10 * time.Second
+	setUpPause   = 250 * time.Millisecond
+)
+
+// setUp runs create, trying it again while the engine is unavailable for
+// now, until ctx ends or setUpBudget has passed; herald started against a
+// cluster that is electing leaders then waits instead of exiting.
+func setUp(ctx context.Context, create func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, setUpBudget)
+	defer cancel()
+	for {
+		attempt, cancelAttempt := context.WithTimeout(ctx, setUpAttempt)
+		err := create(attempt)
+		cancelAttempt()
+		if err == nil || !errors.Is(Classify(err, false), ErrUnavailable) || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(setUpPause):
+		}
+	}
 }

@@ -8,7 +8,11 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"reflect"
+	"strings"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/herald-mq/herald/internal/guard"
 )
@@ -54,9 +58,12 @@ type Config struct {
 	// request with its body. herald sets it from --http-read-timeout.
 	// Defaults to 30s.
 	HTTPReadTimeout time.Duration `yaml:"-"`
-	// AllowAnonymous lets clients without credentials connect and publish;
-	// they may publish and subscribe to every topic. Defaults to false.
+	// AllowAnonymous lets clients without credentials connect (MQTT) and
+	// publish (the gateway), held to AnonymousACL. Defaults to false.
 	AllowAnonymous bool `yaml:"allow_anonymous"`
+	// AnonymousACL is the ACL of clients without credentials; it needs
+	// AllowAnonymous. Defaults to none: anonymous clients may do everything.
+	AnonymousACL []ACLRule `yaml:"anonymous_acl"`
 	// Users are the accounts that MQTT CONNECT and the gateway's Basic
 	// authentication check. Defaults to none.
 	Users []User `yaml:"users"`
@@ -67,6 +74,12 @@ type Config struct {
 	// MaxPacketSize is the largest MQTT packet the broker accepts and the
 	// largest body the gateway accepts, in bytes. Defaults to 1048576 (1 MiB).
 	MaxPacketSize int `yaml:"max_packet_size"`
+	// MaxKeepAlive is the longest keep-alive, in seconds, that the broker
+	// lets an MQTT 5 client have: one that asks for more, or for 0 (none),
+	// is given this one in CONNACK's Server Keep Alive. MQTT 3.1.1 has no way
+	// to say so, and keeps the keep-alive it asked for. At most 65535.
+	// Defaults to 300.
+	MaxKeepAlive int `yaml:"max_keepalive"`
 }
 
 // User is one account with its access rules.
@@ -80,13 +93,28 @@ type User struct {
 	ACL []ACLRule `yaml:"acl"`
 }
 
-// ACLRule allows one action on the topics an MQTT topic filter matches.
+// ACLRule allows or denies one action on the topics an MQTT topic filter
+// matches. The rules of an identity are evaluated together, in no order:
+//  1. a deny rule that covers the request refuses it, whatever allows it;
+//  2. else an allow rule that covers it allows it;
+//  3. else it is refused, unless the identity has no allow rule at all
+//     (only deny rules: everything else is allowed).
+//
+// A rule covers a publish when its filter matches the topic, and a
+// subscription when its filter matches every topic the requested filter
+// can match ("home/#" covers "home/+/temp", not "#"). A subscription that a
+// deny rule only partly covers is granted, and the messages on the denied
+// topics are not delivered to it.
 type ACLRule struct {
 	// Action is "publish" or "subscribe". Required.
 	Action string `yaml:"action"`
-	// Filter is an MQTT topic filter such as "home/#" or "home/+/temp".
+	// Filter is an MQTT topic filter such as "home/#" or "home/+/temp". %u
+	// stands for the user name and %c for the client id ("devices/%c/#");
+	// a name that is empty or holds '+', '#' or '/' refuses the request.
 	// Required.
 	Filter string `yaml:"filter"`
+	// Allow false makes the rule deny what it covers. Defaults to true.
+	Allow *bool `yaml:"allow"`
 }
 
 // The ACL actions.
@@ -107,6 +135,7 @@ func (c Config) WithDefaults() Config {
 	c.HTTPPublishRate = cmp.Or(c.HTTPPublishRate, 1000)
 	c.MaxPacketSize = cmp.Or(c.MaxPacketSize, 1<<20)
 	c.HTTPReadTimeout = cmp.Or(c.HTTPReadTimeout, guard.DefaultReadTimeout)
+	c.MaxKeepAlive = cmp.Or(c.MaxKeepAlive, 300)
 	return c
 }
 
@@ -118,6 +147,13 @@ func (c Config) validate() error {
 	if c.MaxPacketSize < 0 || int64(c.MaxPacketSize) > math.MaxUint32 {
 		errs = append(errs, fmt.Errorf("max_packet_size %d is out of range", c.MaxPacketSize))
 	}
+	if c.MaxKeepAlive < 0 || c.MaxKeepAlive > math.MaxUint16 {
+		errs = append(errs, fmt.Errorf("max_keepalive %d is out of range (1 to 65535 seconds)", c.MaxKeepAlive))
+	}
+	if len(c.AnonymousACL) > 0 && !c.AllowAnonymous {
+		errs = append(errs, errors.New("anonymous_acl needs allow_anonymous: true"))
+	}
+	errs = append(errs, validateACL("anonymous_acl", c.AnonymousACL)...)
 	if c.MaxConns < 0 {
 		errs = append(errs, fmt.Errorf("max connections %d is negative", c.MaxConns))
 	}
@@ -139,17 +175,72 @@ func (c Config) validate() error {
 			errs = append(errs, fmt.Errorf("users[%d] %q: password is empty", i, u.Username))
 		}
 		seen[u.Username] = true
-		for j, r := range u.ACL {
-			if r.Action != ActionPublish && r.Action != ActionSubscribe {
-				errs = append(errs, fmt.Errorf("users[%d].acl[%d]: action %q is not publish or subscribe", i, j, r.Action))
-			}
-			if !validFilter(r.Filter) {
-				errs = append(errs, fmt.Errorf("users[%d].acl[%d]: %q is not an MQTT topic filter", i, j, r.Filter))
-			}
-		}
+		errs = append(errs, validateACL(fmt.Sprintf("users[%d].acl", i), u.ACL)...)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("mqtt config: %w", err)
+	}
+	return nil
+}
+
+func validateACL(where string, rules []ACLRule) []error {
+	var errs []error
+	for j, r := range rules {
+		if r.Action != ActionPublish && r.Action != ActionSubscribe {
+			errs = append(errs, fmt.Errorf("%s[%d]: action %q is not publish or subscribe", where, j, r.Action))
+		}
+		if !validFilter(r.Filter) {
+			errs = append(errs, fmt.Errorf("%s[%d]: %q is not an MQTT topic filter", where, j, r.Filter))
+		}
+	}
+	return errs
+}
+
+// UnmarshalYAML decodes the mqtt: section, refusing a key it does not know
+// with the key's line, so that a mistyped setting is not silently ignored.
+func (c *Config) UnmarshalYAML(n *yaml.Node) error {
+	if err := knownKeys(n, "mqtt", Config{}); err != nil {
+		return err
+	}
+	type plain Config
+	return n.Decode((*plain)(c))
+}
+
+// UnmarshalYAML decodes one of mqtt.users, refusing unknown keys.
+func (u *User) UnmarshalYAML(n *yaml.Node) error {
+	if err := knownKeys(n, "mqtt.users[]", User{}); err != nil {
+		return err
+	}
+	type plain User
+	return n.Decode((*plain)(u))
+}
+
+// UnmarshalYAML decodes one ACL rule, refusing unknown keys.
+func (r *ACLRule) UnmarshalYAML(n *yaml.Node) error {
+	if err := knownKeys(n, "acl rule", ACLRule{}); err != nil {
+		return err
+	}
+	type plain ACLRule
+	return n.Decode((*plain)(r))
+}
+
+// knownKeys fails on a key of the mapping n that is not a yaml tag of the
+// struct v; other kinds of node are left to Decode to refuse.
+func knownKeys(n *yaml.Node, where string, v any) error {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	t := reflect.TypeOf(v)
+	known := make(map[string]bool, t.NumField())
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); name != "" && name != "-" {
+			known[name] = true
+		}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i]; !known[k.Value] {
+			return fmt.Errorf("line %d: unknown key %q in %s", k.Line, k.Value, where)
+		}
 	}
 	return nil
 }

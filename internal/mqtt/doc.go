@@ -20,11 +20,23 @@
 // permits. A username without a password is refused rather than taken as
 // anonymous. The gateway does the same with Authorization: Basic, the
 // certificate, or nothing; its username parameter never changes the
-// identity. An identity that names a configured user is held to that user's
-// ACL; a user without rules, an anonymous client and a certificate whose
-// Common Name is no username may do everything. A subscription is allowed
-// when a subscribe rule's filter covers the whole requested filter ("home/#"
-// covers "home/+/temp", not "#"); the broker checks delivery again per topic.
+// identity. A configured user is held to its ACL and an anonymous client to
+// AnonymousACL; no rules, and a certificate whose Common Name is no
+// username, allow everything. Rules allow or deny (ACLRule.Allow); a deny
+// rule that covers a request refuses it, else an allow rule that covers it
+// allows it, else it is refused unless there is no allow rule at all. A
+// subscribe rule covers a filter when it matches every topic of it ("home/#"
+// covers "home/+/temp", not "#"); the broker checks delivery again per
+// topic. %u and %c in a filter stand for the user name and client id.
+//
+// # Conformance
+//
+// protocolHook (conform.go) corrects what mochi-mqtt would send against
+// MQTT 5 and 3.1.1 (acknowledgement codes and properties, 3.1.1 CONNACK
+// codes, no DISCONNECT to 3.1.1 clients, Server Keep Alive up to
+// MaxKeepAlive, resend order), authHook answers ACL refusals with each
+// version's codes, and lingerConn lets a DISCONNECT reach the client before
+// the connection closes. conformance_test.go checks it with raw packets.
 //
 // # What 200 means
 //

@@ -77,7 +77,14 @@ func (g *Gateway) publish(r *http.Request) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if !g.dir.mayPublish(identity, req.topic) {
+	clientID := req.clientID
+	switch {
+	case cn != "":
+		clientID = cn
+	case clientID == "":
+		clientID = "http-" + strconv.FormatUint(g.connID(r.Context()), 10)
+	}
+	if !g.dir.mayPublish(identity, clientID, req.topic) {
 		return "", ErrNotAuthorized
 	}
 	payload, err := g.readBody(r)
@@ -86,13 +93,6 @@ func (g *Gateway) publish(r *http.Request) (string, error) {
 	}
 	if req.props.PayloadFormat == 1 && !utf8.Valid(payload) {
 		return "", &RequestError{Param: "payload", Reason: "not UTF-8 but PayloadFormatIndicator is 1", Err: ErrBadPayload}
-	}
-	clientID := req.clientID
-	switch {
-	case cn != "":
-		clientID = cn
-	case clientID == "":
-		clientID = "http-" + strconv.FormatUint(g.connID(r.Context()), 10)
 	}
 	pk := packets.Packet{
 		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: req.qos, Retain: req.retain},

@@ -397,3 +397,30 @@ func TestGatewayClosesASlowBody(t *testing.T) {
 	_, err = br.ReadByte()
 	require.ErrorIs(t, err, io.EOF, "the server closed the connection")
 }
+
+// The gateway holds its requests to the same ACL as MQTT clients, with %c
+// standing for the request's client_id and %u for the user.
+func TestGatewayACLPatterns(t *testing.T) {
+	t.Parallel()
+	deny := false
+	dev := User{Username: "dev", Password: "pw", ACL: []ACLRule{
+		{Action: ActionPublish, Filter: "devices/%c/#"},
+		{Action: ActionPublish, Filter: "users/%u/#"},
+		{Action: ActionPublish, Filter: "users/dev/private", Allow: &deny},
+	}}
+	s := startServer(t, Config{Users: []User{dev}, Addr: "-"}, nil)
+	for _, tc := range []struct {
+		topic, query string
+		status       int
+	}{
+		{"devices/d1/temp", "client_id=d1", http.StatusOK},
+		{"devices/d2/temp", "client_id=d1", http.StatusUnauthorized},
+		{"devices/d1/temp", "", http.StatusUnauthorized}, // the default client id is http-<n>
+		{"users/dev/x", "", http.StatusOK},
+		{"users/dev/private", "", http.StatusUnauthorized},
+		{"users/other/x", "", http.StatusUnauthorized},
+	} {
+		status, _, _ := post(t, nil, gatewayURL(s, "http", tc.topic, tc.query), "x", "dev", "pw")
+		require.Equal(t, tc.status, status, "%s?%s", tc.topic, tc.query)
+	}
+}

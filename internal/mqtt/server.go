@@ -44,6 +44,7 @@ type Server struct {
 	httpAddr  string
 	stopOnce  sync.Once
 	stopError error
+	lingering sync.WaitGroup // closed MQTT connections still draining
 }
 
 // Option adds an optional dependency to New.
@@ -217,6 +218,9 @@ func (s *Server) listen(ctx context.Context, name string, given net.Listener, ad
 			return nil, fmt.Errorf("listen on %s: %w", addr, err)
 		}
 	}
+	if name != "http" {
+		ln = lingerListener{Listener: ln, wg: &s.lingering}
+	}
 	return guard.Listener(ln, guard.ListenerConfig{
 		Name: "mqtt-" + name, MaxConns: s.cfg.MaxConns, FirstReadTimeout: firstRead, Log: s.log,
 	}), nil
@@ -298,6 +302,16 @@ func (s *Server) Stop(ctx context.Context) error {
 		case <-ctx.Done():
 			errs = append(errs, fmt.Errorf("mqtt: broker close: %w", ctx.Err()))
 		}
+		drained := make(chan struct{})
+		go func() {
+			defer close(drained)
+			s.lingering.Wait()
+		}()
+		select {
+		case <-drained:
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("mqtt: closing connections: %w", ctx.Err()))
+		}
 		s.stopError = errors.Join(errs...)
 	})
 	return s.stopError
@@ -361,12 +375,23 @@ func newBroker(cfg Config, dir *directory, logger *slog.Logger, durable bool) (*
 	caps.MaximumClientWritesPending = 8192
 	caps.MaximumSessionExpiryInterval = math.MaxUint32
 	caps.MaximumPacketSize = uint32(cfg.MaxPacketSize)
-	srv := mochi.New(&mochi.Options{Capabilities: caps, Logger: logger})
-	if err := srv.AddHook(&authHook{dir: dir}, nil); err != nil {
+	// An acknowledgement carries no properties of the packet it
+	// acknowledges (mochi copies them by default; MQTT 5 clients such as
+	// paho-mqtt fail on the copied user properties).
+	caps.Compatibilities.NoInheritedPropertiesOnAck = true
+	srv := mochi.New(&mochi.Options{Capabilities: caps, Logger: slog.New(mochiLog{logger.Handler()})})
+	refused := &refusals{}
+	if err := srv.AddHook(&authHook{dir: dir, refusals: refused}, nil); err != nil {
 		return nil, fmt.Errorf("mqtt: add auth hook: %w", err)
 	}
-	if err := srv.AddHook(&packetSizeHook{size: caps.MaximumPacketSize}, nil); err != nil {
-		return nil, fmt.Errorf("mqtt: add packet size hook: %w", err)
+	protocol := &protocolHook{
+		srv:           srv,
+		maxPacketSize: caps.MaximumPacketSize,
+		maxKeepAlive:  uint16(cfg.MaxKeepAlive),
+		refusals:      refused,
+	}
+	if err := srv.AddHook(protocol, nil); err != nil {
+		return nil, fmt.Errorf("mqtt: add protocol hook: %w", err)
 	}
 	b := &broker{srv: srv}
 	if durable {
@@ -416,20 +441,37 @@ func (b *broker) inject(clientID string, pk packets.Packet) error {
 	return nil
 }
 
-// packetSizeHook tells MQTT 5 clients the largest packet the broker takes,
-// in CONNACK, which mochi enforces but does not announce.
-type packetSizeHook struct {
-	mochi.HookBase
-	size uint32
+// mochiLog is the handler of the logger mochi gets. mochi logs every
+// publish that a hook refuses as an ERROR "publish packet error" with the
+// whole packet, payload included: for herald those are ACL refusals, which
+// the client is told about, and store failures, which the store logs
+// itself. They go to DEBUG.
+type mochiLog struct{ slog.Handler }
+
+const mochiRefusedPublish = "publish packet error"
+
+func (h mochiLog) Enabled(ctx context.Context, l slog.Level) bool {
+	// An ERROR may become a DEBUG: let Handle decide.
+	return h.Handler.Enabled(ctx, l) || h.Handler.Enabled(ctx, slog.LevelDebug)
 }
 
-func (h *packetSizeHook) ID() string { return "herald-packet-size" }
-
-func (h *packetSizeHook) Provides(b byte) bool { return b == mochi.OnPacketEncode }
-
-func (h *packetSizeHook) OnPacketEncode(_ *mochi.Client, pk packets.Packet) packets.Packet {
-	if pk.FixedHeader.Type == packets.Connack && pk.ReasonCode == packets.CodeSuccess.Code {
-		pk.Properties.MaximumPacketSize = h.size
+func (h mochiLog) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == mochiRefusedPublish && r.Level == slog.LevelError {
+		quiet := slog.NewRecord(r.Time, slog.LevelDebug, r.Message, r.PC)
+		r.Attrs(func(a slog.Attr) bool {
+			quiet.AddAttrs(a)
+			return true
+		})
+		r = quiet
 	}
-	return pk
+	if !h.Handler.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
 }
+
+func (h mochiLog) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return mochiLog{h.Handler.WithAttrs(attrs)}
+}
+
+func (h mochiLog) WithGroup(name string) slog.Handler { return mochiLog{h.Handler.WithGroup(name)} }

@@ -58,8 +58,11 @@ func (q *Queue) validate() error {
 		!in(int64(q.VisibilityTimeout), RangeVisibilityTimeout),
 		!in(int64(q.MaxMsgSize), RangeMaxMsgSize),
 		!in(int64(q.MsgRetentionSeconds), RangeMsgRetentionSeconds),
-		!in(int64(q.RewindSeconds), RangeRewindSeconds):
+		!in(int64(q.RewindSeconds), RangeRewindSeconds),
+		!in(int64(q.DelaySeconds), RangeDelaySeconds):
 		return ErrBadAttribute
+	case q.DelaySeconds > q.MsgRetentionSeconds:
+		return ErrDelayOutOfRange
 	case q.RewindSeconds > q.MsgRetentionSeconds:
 		return ErrRewindOverRetained
 	case q.DeadLetterQueue != "" && !in(int64(q.MaxReceiveCount), RangeMaxReceiveCount):

@@ -35,6 +35,10 @@ type Message struct {
 	NextVisibleTime  time.Time
 	FirstDequeueTime time.Time
 	DequeueCount     int
+	// Priority is the priority the message was sent with (SendMessages), 0
+	// when it has none. It is stored and returned only: a queue delivers in
+	// enqueue order whatever the priority.
+	Priority int
 }
 
 // Send stores bodies in the queue, each visible after delay, and returns
@@ -423,6 +427,7 @@ func (s *Service) message(q *Queue, msg *nats.Msg, d delivery, count uint64) Mes
 		NextVisibleTime:  next,
 		FirstDequeueTime: first,
 		DequeueCount:     int(count),
+		Priority:         priority(msg.Header),
 	}
 }
 

@@ -28,6 +28,9 @@ type Queue struct {
 	MaxMsgSize          int    `json:"maxMsgSize"`
 	MsgRetentionSeconds int    `json:"msgRetentionSeconds"`
 	RewindSeconds       int    `json:"rewindSeconds"`
+	// DelaySeconds is the delay of a message sent without one (MNS's queue
+	// attribute; CMQ has none, and sends without a delay are immediate).
+	DelaySeconds int `json:"delaySeconds,omitempty"`
 	// DeadLetterQueue names the queue (same account) that takes a message
 	// received MaxReceiveCount times without being deleted; "" is no policy.
 	DeadLetterQueue string `json:"deadLetterQueue,omitempty"`

@@ -19,6 +19,7 @@ import (
 
 	"github.com/herald-mq/herald/internal/account"
 	"github.com/herald-mq/herald/internal/api/cmq"
+	"github.com/herald-mq/herald/internal/api/mns"
 	"github.com/herald-mq/herald/internal/clock"
 	"github.com/herald-mq/herald/internal/config"
 	"github.com/herald-mq/herald/internal/dashboard"
@@ -192,6 +193,10 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		return err
 	}
 	mux.Handle("/dashboard", dash)
+	mnsAPI, err := newMNSAPI(cfg, mns.Deps{Accounts: accounts, Topics: topics, Messages: publisher, Queues: queues}, clk, log, reg)
+	if err != nil {
+		return err
+	}
 
 	if err := queues.Start(ctx); err != nil {
 		return err
@@ -211,7 +216,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		return err
 	}
 
-	httpSrv := newHTTPServer(cfg, mux, log)
+	httpSrv := newHTTPServer(cfg, withMNS(mnsAPI, mux), log)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(guardHTTP(httpLn, cfg, log)) }()
 	log.Info("listening", "http", httpLn.Addr().String(), "engine_embedded", eng.Embedded())

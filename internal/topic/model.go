@@ -49,7 +49,11 @@ type Subscription struct {
 	Protocol       string `json:"protocol"`
 	ProtocolAsSent string `json:"protocolAsSent"`
 	// Endpoint is the URL for http, the queue name for queue.
-	Endpoint            string `json:"endpoint"`
+	Endpoint string `json:"endpoint"`
+	// EndpointAsSent is the endpoint as an MNS Subscribe gave it
+	// (acs:mns:{region}:{accountId}:queues/{name} for a queue), which the MNS
+	// API echoes; empty when it is Endpoint.
+	EndpointAsSent      string `json:"endpointAsSent,omitempty"`
 	NotifyStrategy      string `json:"notifyStrategy"`
 	NotifyContentFormat string `json:"notifyContentFormat"`
 	// Dialect is "MNS" for Alibaba MNS-style signed pushes, else CMQ
