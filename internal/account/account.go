@@ -272,7 +272,7 @@ func (s *Store) getKey(ctx context.Context, secretID string) (keyRecord, uint64,
 // directly).
 func (s *Store) Put(ctx context.Context, k Key) error {
 	if !isSecretID(k.SecretID) {
-		return fmt.Errorf("account: secret id %q must begin with AKID and hold only [A-Za-z0-9_=-], at most 128", k.SecretID)
+		return fmt.Errorf("account: secret id %q must hold only [A-Za-z0-9_=-], at most 128", k.SecretID)
 	}
 	b, err := json.Marshal(record(k))
 	if err != nil {
@@ -789,10 +789,12 @@ func randomString(n int) string {
 	return b.String()
 }
 
-// isSecretID reports whether s can be a SecretId: AKID, then characters a
-// bucket key can hold.
+// isSecretID reports whether s can be a SecretId: characters a bucket key
+// can hold, without the dot that account entries have, and not the name of
+// the bootstrap pointer. (The CMQ API also wants AKID first; MNS clients
+// send the same SecretId as their AccessKeyId.)
 func isSecretID(s string) bool {
-	if !strings.HasPrefix(s, "AKID") || len(s) > 128 {
+	if s == "" || len(s) > 128 || s == bootstrapKey {
 		return false
 	}
 	for _, r := range s {
