@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -204,4 +205,30 @@ func TestRestartWithNewBootstrapKeyRevokesTheOld(t *testing.T) {
 	require.Len(t, keys.KeyList, 1)
 	require.Equal(t, newID, keys.KeyList[0].SecretID)
 	require.True(t, keys.KeyList[0].Admin)
+}
+
+// An account's keys work for the MNS API too, in the account's own
+// namespace, and a revoked one is refused there as well.
+func TestAccountKeysOnTheMNSAPI(t *testing.T) {
+	t.Parallel()
+	n := start(t, t.TempDir(), nil)
+	ctx := context.Background()
+	made, err := n.Client.CreateAccount(ctx, client.CreateAccountRequest{Name: "mns-team"})
+	require.NoError(t, err)
+	team := &mnsClient{t: t, base: "http://" + n.addr, id: made.SecretID, key: made.SecretKey}
+	team.ok(http.StatusCreated, http.MethodPut, "/queues/theirs", `<?xml version="1.0" encoding="UTF-8"?><Queue xmlns="http://mns.aliyuncs.com/doc/v1/"></Queue>`)
+	list, err := n.Client.ListQueue(ctx, client.ListQueueRequest{})
+	require.NoError(t, err)
+	require.Zero(t, list.TotalCount, "the bootstrap account does not see the team's queue")
+	viaCMQ, err := client.New("http://"+n.addr, made.SecretID, made.SecretKey)
+	require.NoError(t, err)
+	list, err = viaCMQ.ListQueue(ctx, client.ListQueueRequest{})
+	require.NoError(t, err)
+	require.Equal(t, 1, list.TotalCount, "one object whichever API made it")
+
+	_, err = n.Client.RevokeKey(ctx, client.RevokeKeyRequest{SecretID: made.SecretID})
+	require.NoError(t, err)
+	status, body := team.do(http.MethodGet, "/queues/theirs", "")
+	require.Equal(t, http.StatusForbidden, status, body)
+	require.Contains(t, body, "<Code>InvalidAccessKeyId</Code>")
 }
