@@ -158,8 +158,11 @@ func newBenchAPIs(ctx context.Context, eng *engine.Engine, svc *queue.Service) (
 	if err != nil {
 		return nil, nil, err
 	}
-	accounts := account.Open(akv, log)
-	if err := accounts.Put(ctx, account.Account{AppID: queueAppID, SecretID: queueSecretID, SecretKey: queueSecretKey}); err != nil {
+	accounts, err := account.Open(ctx, akv, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := accounts.Put(ctx, account.Key{AppID: queueAppID, SecretID: queueSecretID, SecretKey: queueSecretKey}); err != nil {
 		return nil, nil, err
 	}
 	topics, pub, err := topic.Open(ctx, eng, clock.Real{}, log)

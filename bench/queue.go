@@ -255,8 +255,11 @@ func newBenchAPI(ctx context.Context, eng *engine.Engine, svc *queue.Service) (*
 	if err != nil {
 		return nil, err
 	}
-	accounts := account.Open(akv, log)
-	if err := accounts.Put(ctx, account.Account{AppID: queueAppID, SecretID: queueSecretID, SecretKey: queueSecretKey}); err != nil {
+	accounts, err := account.Open(ctx, akv, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := accounts.Put(ctx, account.Key{AppID: queueAppID, SecretID: queueSecretID, SecretKey: queueSecretKey}); err != nil {
 		return nil, err
 	}
 	tkv, err := eng.KV(ctx, topic.TopicBucket, 1)

@@ -81,6 +81,25 @@ var (
 	ErrNoSubscriber = &Error{Code: 6030}
 	// ErrNoMessage is an empty queue after the long poll (code 7000).
 	ErrNoMessage = &Error{Code: 7000}
+
+	// ErrPermissionDenied is an action the key may not call: an account
+	// action without an admin key, or another account's keys (CMQ's "no cam
+	// authentication", code 4000, module 10461).
+	ErrPermissionDenied = &Error{Code: 4000, ModuleCode: 10461}
+	// ErrAccountNotExist is an unknown APPID (code 4440, module 10900).
+	ErrAccountNotExist = &Error{Code: 4440, ModuleCode: 10900}
+	// ErrAccountExists is CreateAccount with a taken APPID (code 4460,
+	// module 10910).
+	ErrAccountExists = &Error{Code: 4460, ModuleCode: 10910}
+	// ErrAccountInUse is DeleteAccount while the account still owns topics
+	// or queues (code 4000, module 10920).
+	ErrAccountInUse = &Error{Code: 4000, ModuleCode: 10920}
+	// ErrKeyNotExist is RevokeKey with an unknown or revoked SecretId (code
+	// 4440, module 10930).
+	ErrKeyNotExist = &Error{Code: 4440, ModuleCode: 10930}
+	// ErrLastAdminKey refuses to revoke (or delete the account of) the last
+	// admin key (code 4000, module 10940).
+	ErrLastAdminKey = &Error{Code: 4000, ModuleCode: 10940}
 )
 
 // IsCode reports whether err is or wraps an *Error with the given code.

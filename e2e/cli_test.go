@@ -232,7 +232,7 @@ c herald publish t b -
 c herald topic list -o ''
 `)
 		require.Equal(t, ""+
-			"serve:run the server topic:manage topics subscription:manage subscriptions publish:publish a message queue:manage queues completion:print a shell completion script version:print the version, commit and Go version\n"+
+			"serve:run the server topic:manage topics subscription:manage subscriptions publish:publish a message queue:manage queues account:manage accounts key:manage API keys completion:print a shell completion script version:print the version, commit and Go version\n"+
 			"create:create a queue delete:delete a queue and its messages delete-message:delete a received message get:show a queue's attributes list:list queues receive:receive a message send:send a message set:change a queue's attributes\n"+
 			"-o:output format --output:output format --routing-key:routing key --secret-id:API SecretId --secret-key:API SecretKey --server:herald API URL --tag:message tag (repeatable)\n"+
 			"table json\n", got)

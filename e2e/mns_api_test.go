@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/md5"  //nolint:gosec // the MNS protocol
@@ -27,6 +28,8 @@ import (
 type mnsClient struct {
 	t    *testing.T
 	base string
+	// id and key sign the requests; the bootstrap pair when empty.
+	id, key string
 }
 
 func newMNSClient(t *testing.T, n *node) *mnsClient {
@@ -64,9 +67,10 @@ func (c *mnsClient) try(method, resource, body string, header ...string) (int, s
 	sort.Strings(mns)
 	toSign := method + "\n" + req.Header.Get("Content-MD5") + "\n" + req.Header.Get("Content-Type") + "\n" + req.Header.Get("Date") + "\n" +
 		strings.Join(mns, "") + resource
-	mac := hmac.New(sha1.New, []byte(secretKey))
+	id, key := cmp.Or(c.id, secretID), cmp.Or(c.key, secretKey)
+	mac := hmac.New(sha1.New, []byte(key))
 	mac.Write([]byte(toSign))
-	req.Header.Set("Authorization", "MNS "+secretID+":"+base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+	req.Header.Set("Authorization", "MNS "+id+":"+base64.StdEncoding.EncodeToString(mac.Sum(nil)))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, "", err

@@ -25,7 +25,7 @@ import (
 
 // Accounts finds the account a SecretId names.
 type Accounts interface {
-	Lookup(ctx context.Context, secretID string) (account.Account, error)
+	Lookup(ctx context.Context, secretID string) (account.Key, error)
 }
 
 // Topics lists an account's topics and their subscriptions.
@@ -125,14 +125,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-func (h *Handler) authenticate(r *http.Request) (account.Account, bool) {
+func (h *Handler) authenticate(r *http.Request) (account.Key, bool) {
 	id, key, ok := r.BasicAuth()
 	if !ok || id == "" {
-		return account.Account{}, false
+		return account.Key{}, false
 	}
 	acct, err := h.deps.Accounts.Lookup(r.Context(), id)
 	if err != nil {
-		return account.Account{}, false
+		return account.Key{}, false
 	}
 	return acct, subtle.ConstantTimeCompare([]byte(key), []byte(acct.SecretKey)) == 1
 }

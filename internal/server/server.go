@@ -69,7 +69,11 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	if err != nil {
 		return err
 	}
-	accounts := account.Open(accountsKV, log)
+	accounts, err := account.Open(ctx, accountsKV, log)
+	if err != nil {
+		return err
+	}
+	defer accounts.Close()
 	acct, created, err := accounts.Bootstrap(ctx, cfg.AppID, cfg.SecretID, cfg.SecretKey, clk.Now())
 	if err != nil {
 		return err
@@ -154,7 +158,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		MaxSubscriptionsPerTopic: cfg.MaxSubscriptionsPerTopic,
 		AllowPrivateEndpoints:    cfg.AllowPrivateEndpoints,
 		EngineRetryTimeout:       cfg.EngineRetryTimeout,
-	}, cmq.Deps{Accounts: accounts, Topics: topics, Messages: publisher, Stats: stats, Backlog: deliveries, Nonces: nonces, Queues: queues, Engine: eng, Clock: clk, Log: log})
+	}, cmq.Deps{Accounts: accounts, Topics: topics, Messages: publisher, Stats: stats, Backlog: deliveries, Nonces: nonces, Queues: queues, Engine: eng, Admin: accounts, Clock: clk, Log: log})
 	if err != nil {
 		return err
 	}

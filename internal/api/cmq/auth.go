@@ -18,7 +18,7 @@ import (
 
 // Accounts finds the account a request's SecretId names.
 type Accounts interface {
-	Lookup(ctx context.Context, secretID string) (account.Account, error)
+	Lookup(ctx context.Context, secretID string) (account.Key, error)
 }
 
 // verifier checks request signatures (wire.md §1.3), the timestamp window and
@@ -43,47 +43,47 @@ func authErr(detail string) *Error {
 	return &Error{Code: errAuth.Code, Module: errAuth.Module, Text: errAuth.Text + ": " + detail}
 }
 
-func (v *verifier) verify(ctx context.Context, r *http.Request, f *Form) (account.Account, error) {
+func (v *verifier) verify(ctx context.Context, r *http.Request, f *Form) (account.Key, error) {
 	secretID, _ := f.Get("SecretId")
 	sig, _ := f.Get("Signature")
 	ts, _ := f.Get("Timestamp")
 	nonce, _ := f.Get("Nonce")
 	switch {
 	case secretID == "":
-		return account.Account{}, authErr("missing SecretId")
+		return account.Key{}, authErr("missing SecretId")
 	case sig == "":
-		return account.Account{}, authErr("missing Signature")
+		return account.Key{}, authErr("missing Signature")
 	case ts == "":
-		return account.Account{}, authErr("missing Timestamp")
+		return account.Key{}, authErr("missing Timestamp")
 	case nonce == "":
-		return account.Account{}, authErr("missing Nonce")
+		return account.Key{}, authErr("missing Nonce")
 	case !strings.HasPrefix(secretID, "AKID"):
-		return account.Account{}, errAKID
+		return account.Key{}, errAKID
 	}
 	acct, err := v.accounts.Lookup(ctx, secretID)
 	if errors.Is(err, account.ErrNotFound) {
-		return account.Account{}, errNoSecretID
+		return account.Key{}, errNoSecretID
 	}
 	if err != nil {
-		return account.Account{}, err
+		return account.Key{}, err
 	}
 	if !v.signatureMatches(r, f, acct.SecretKey, sig) {
-		return account.Account{}, authErr("signature does not match")
+		return account.Key{}, authErr("signature does not match")
 	}
 	sec, err := strconv.ParseInt(strings.TrimSpace(ts), 10, 64)
 	if err != nil {
-		return account.Account{}, authErr("Timestamp is not a number")
+		return account.Key{}, authErr("Timestamp is not a number")
 	}
 	now := v.clk.Now()
 	if d := now.Sub(time.Unix(sec, 0)); d > v.window || d < -v.window {
-		return account.Account{}, authErr("Timestamp is outside the allowed window")
+		return account.Key{}, authErr("Timestamp is outside the allowed window")
 	}
 	first, err := v.nonces.FirstUse(ctx, secretID, nonce)
 	if err != nil {
-		return account.Account{}, err
+		return account.Key{}, err
 	}
 	if !first {
-		return account.Account{}, authErr("Nonce was already used")
+		return account.Key{}, authErr("Nonce was already used")
 	}
 	return acct, nil
 }

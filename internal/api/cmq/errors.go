@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/herald-mq/herald/internal/account"
 	"github.com/herald-mq/herald/internal/engine"
 	"github.com/herald-mq/herald/internal/queue"
 	"github.com/herald-mq/herald/internal/topic"
@@ -78,6 +79,13 @@ var mapping = []struct {
 	// CMQ documents neither; the codes are ours. Both may be retried.
 	{engine.ErrStorageFull, errf(6000, 10800, "insufficient storage: the engine's disk is full, retry once space is freed")},
 	{engine.ErrUnavailable, errf(6000, 10810, "engine unavailable, retry")},
+	// Accounts and keys are herald's extension; the module codes are ours.
+	// (A request signed with an unknown SecretId is 4100/10270 before any
+	// action runs; ErrNotFound here is RevokeKey's secretId.)
+	{account.ErrNotFound, errf(4440, 10930, "secret id is not existed, or revoked")},
+	{account.ErrAccountNotFound, errf(4440, 10900, "account is not existed, or deleted")},
+	{account.ErrAccountExists, errf(4460, 10910, "account is already existed")},
+	{account.ErrLastAdminKey, errf(4000, 10940, "the last admin key cannot be revoked")},
 }
 
 // wireError turns any error into the CMQ error to send, and reports whether it

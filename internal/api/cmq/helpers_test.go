@@ -49,6 +49,14 @@ type api struct {
 	queues *queue.Service // nil unless made by newQueueAPI
 	eng    *engine.Engine
 	host   string
+	// id and key sign the requests; testSecretID and testSecretKey (an
+	// admin key of testAppID) unless made by as.
+	id, key string
+}
+
+// as returns the same API with requests signed by another key.
+func (a *api) as(secretID, secretKey string) *api {
+	return &api{t: a.t, h: a.h, clk: a.clk, topics: a.topics, queues: a.queues, eng: a.eng, host: a.host, id: secretID, key: secretKey}
 }
 
 func newAPI(t testing.TB) *api {
@@ -77,14 +85,17 @@ func newAPIWith(t testing.TB, eng *engine.Engine, withQueues bool, more ...func(
 	clk := clock.NewFake(time.Unix(testNow, 0))
 	akv, err := eng.KV(ctx, account.Bucket, 1)
 	require.NoError(t, err)
-	accounts := account.Open(akv, log)
-	require.NoError(t, accounts.Put(ctx, account.Account{AppID: testAppID, SecretID: testSecretID, SecretKey: testSecretKey}))
+	accounts, err := account.Open(ctx, akv, log)
+	require.NoError(t, err)
+	t.Cleanup(accounts.Close)
+	_, _, err = accounts.Bootstrap(ctx, testAppID, testSecretID, testSecretKey, clk.Now())
+	require.NoError(t, err)
 	topics, pub, err := topic.Open(ctx, eng, clk, log)
 	require.NoError(t, err)
 	t.Cleanup(topics.Close)
 	nonces, err := nonce.Open(ctx, eng.ExpiringKV, 10*time.Minute)
 	require.NoError(t, err)
-	deps := cmq.Deps{Accounts: accounts, Topics: topics, Messages: pub, Nonces: nonces, Clock: clk, Log: log}
+	deps := cmq.Deps{Accounts: accounts, Topics: topics, Messages: pub, Nonces: nonces, Admin: accounts, Clock: clk, Log: log}
 	var queues *queue.Service
 	if withQueues {
 		queues, err = queue.New(ctx, queue.Config{}, queue.Deps{JS: eng.JS, NC: eng.NC, Stream: eng.Stream, KV: eng.KV, Clock: clk, Log: log})
@@ -97,13 +108,13 @@ func newAPIWith(t testing.TB, eng *engine.Engine, withQueues bool, more ...func(
 	}
 	h, err := cmq.New(cmq.Config{}, deps)
 	require.NoError(t, err)
-	return &api{t: t, h: h, clk: clk, topics: topics, queues: queues, eng: eng, host: testHost}
+	return &api{t: t, h: h, clk: clk, topics: topics, queues: queues, eng: eng, host: testHost, id: testSecretID, key: testSecretKey}
 }
 
 // signed returns the POST body of a correctly signed request.
 func (a *api) signed(method string, params map[string]string) string {
 	ps := []client.Param{
-		{Key: "SecretId", Value: testSecretID},
+		{Key: "SecretId", Value: a.id},
 		{Key: "Timestamp", Value: strconv.FormatInt(a.clk.Now().Unix(), 10)},
 		{Key: "Nonce", Value: strconv.FormatInt(lastNonce.Add(1), 10)},
 		{Key: "SignatureMethod", Value: "HmacSHA256"},
@@ -116,7 +127,7 @@ func (a *api) signed(method string, params map[string]string) string {
 	for _, k := range keys {
 		ps = append(ps, client.Param{Key: k, Value: params[k]})
 	}
-	sig := client.Sign("HmacSHA256", testSecretKey, client.StringToSign(method, testHost, "/v2/index.php", ps))
+	sig := client.Sign("HmacSHA256", a.key, client.StringToSign(method, testHost, "/v2/index.php", ps))
 	form := url.Values{}
 	for _, p := range ps {
 		form.Set(p.Key, p.Value)

@@ -63,13 +63,17 @@ type Deps struct {
 	// Engine classifies engine errors and tells whether its disk is full;
 	// nil neither retries nor refuses anything.
 	Engine Engine
-	Clock  clock.Clock
-	Log    *slog.Logger
+	// Admin serves the account and key actions; nil leaves them out.
+	Admin AccountAdmin
+	Clock clock.Clock
+	Log   *slog.Logger
 }
 
 // Request is one authenticated call.
 type Request struct {
-	Account   account.Account
+	// Account is the key that signed the request: its AppID is the account
+	// the request acts for.
+	Account   account.Key
 	Params    Params
 	RequestID string
 }
@@ -120,6 +124,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.add("QueryTopicRoute", noRoute)
 	if deps.Queues != nil {
 		s.addQueueActions()
+	}
+	if deps.Admin != nil {
+		s.addAccountActions()
 	}
 	return s, nil
 }

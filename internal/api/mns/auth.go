@@ -19,7 +19,7 @@ import (
 
 // Accounts finds the account an AccessKeyId (a SecretId) names.
 type Accounts interface {
-	Lookup(ctx context.Context, secretID string) (account.Account, error)
+	Lookup(ctx context.Context, secretID string) (account.Key, error)
 }
 
 // credentials are what the Authorization header says.
@@ -95,38 +95,38 @@ func resource(r *http.Request) string {
 
 // authenticate checks a request's version header, signature, date and
 // Content-MD5, and returns the account that signed it.
-func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte) (account.Account, error) {
+func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte) (account.Key, error) {
 	if r.Header.Get("x-mns-version") == "" {
-		return account.Account{}, errMissingVersion
+		return account.Key{}, errMissingVersion
 	}
 	cred, err := parseAuthorization(r.Header.Get("Authorization"))
 	if err != nil {
-		return account.Account{}, err
+		return account.Key{}, err
 	}
 	date := cmpOr(r.Header.Get("x-mns-date"), r.Header.Get("Date"))
 	if date == "" {
-		return account.Account{}, errMissingDate
+		return account.Key{}, errMissingDate
 	}
 	when, err := http.ParseTime(date)
 	if err != nil {
-		return account.Account{}, errInvalidDate
+		return account.Key{}, errInvalidDate
 	}
 	acct, err := s.deps.Accounts.Lookup(ctx, cred.AccessKeyID)
 	if errors.Is(err, account.ErrNotFound) {
-		return account.Account{}, errInvalidKeyID
+		return account.Key{}, errInvalidKeyID
 	}
 	if err != nil {
-		return account.Account{}, err
+		return account.Key{}, err
 	}
 	want := sign(acct.SecretKey, stringToSign(r.Method, r.Header, resource(r)))
 	if subtle.ConstantTimeCompare([]byte(want), []byte(cred.Signature)) != 1 {
-		return account.Account{}, errSignature
+		return account.Key{}, errSignature
 	}
 	if d := s.deps.Clock.Now().Sub(when); d > s.cfg.SignatureWindow || d < -s.cfg.SignatureWindow {
-		return account.Account{}, errTimeExpired
+		return account.Key{}, errTimeExpired
 	}
 	if v := r.Header.Get("Content-MD5"); v != "" && !digestMatches(v, body) {
-		return account.Account{}, errDigest
+		return account.Key{}, errDigest
 	}
 	return acct, nil
 }

@@ -84,7 +84,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 
 // request is one authenticated call.
 type request struct {
-	acct  account.Account
+	acct  account.Key
 	http  *http.Request
 	body  []byte
 	query query
