@@ -11,3 +11,13 @@ func Actions(s *Server) []string {
 	}
 	return names
 }
+
+// Storing are the lower-case names of the actions refused while the
+// engine's disk is full.
+func Storing() []string {
+	names := make([]string, 0, len(storing))
+	for n := range storing {
+		names = append(names, n)
+	}
+	return names
+}

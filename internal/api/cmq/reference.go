@@ -125,7 +125,7 @@ func Mapping() []MappedError {
 func RequestErrors() []*Error {
 	return []*Error{
 		errMethod("<method>"), errParse("<what>"), errRepeated("<name>"), errMissing("Action"), errNoAction("<name>"),
-		authErr("missing SecretId | Signature | Timestamp | Nonce; signature does not match; Timestamp is not a number; Timestamp is outside the allowed window; Nonce was already used"),
+		authErr("<detail>"),
 		errAKID, errNoSecretID, Wire(engine.ErrStorageFull), Wire(engine.ErrUnavailable), errInternal,
 	}
 }
@@ -173,3 +173,10 @@ func AllErrors() []*Error {
 	})
 	return slices.CompactFunc(all, func(a, b *Error) bool { return *a == *b })
 }
+
+// MaxRequestBytes bounds a request's parameters.
+const MaxRequestBytes = maxRequestBytes
+
+// Stores reports whether an action adds to what the engine stores, and so is
+// refused while its disk is full.
+func Stores(action string) bool { return storing[strings.ToLower(action)] }

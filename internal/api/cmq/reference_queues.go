@@ -193,11 +193,12 @@ var queueMessageDocs = []ActionDoc{
 			{Name: "receiptHandle", Type: "string", List: queue.MaxBatch, Required: true, Desc: "from the receives", Example: "<receiptHandle>"},
 		},
 		Fields: []FieldDoc{
-			{Name: "errorList", Type: "array", When: "with code 6010 or 6020", Desc: "the handles refused"},
+			{Name: "errorList", Type: "array", When: "the code is 6010 or 6020", Desc: "the handles refused"},
 			{Name: "errorList[].code", Type: "int"},
 			{Name: "errorList[].message", Type: "string"},
 			{Name: "errorList[].receiptHandle", Type: "string"},
 		},
 		Errors: []error{errQueueName, queue.ErrQueueNotFound, errBatchDeletePart, errBatchDeleteFailed, queue.ErrInvalidHandle},
+		Notes:  "Each refused handle is an item of errorList with its own code and message (4430/10260 for a handle no longer valid); the answer's code is 6010 when some handles were refused and 6020 when all were.",
 	},
 }

@@ -89,6 +89,11 @@ func TestReferenceListsEveryRegisteredAction(t *testing.T) {
 
 	served := cmq.Actions(newQueueAPI(t).h.(*cmq.Server))
 	require.ElementsMatch(t, documented, served)
+
+	// The storing actions (marked in the reference) are actions.
+	for _, name := range cmq.Storing() {
+		require.True(t, slices.ContainsFunc(documented, func(d string) bool { return strings.EqualFold(d, name) }), "storing names %s, which is no action", name)
+	}
 }
 
 // difference is what a has that b has not.
