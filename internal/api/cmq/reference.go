@@ -147,9 +147,6 @@ func IsHerald(e *Error) bool {
 // span is the Span of a range's bounds.
 func span(lo, hi int64) *Span { return &Span{lo, hi} }
 
-// lines joins the lines of a note.
-func lines(ls ...string) string { return strings.Join(ls, "\n") }
-
 // ParamErrorForms are the errors of the Params helpers, for any parameter.
 func ParamErrorForms() []*Error {
 	return ParamDoc{Name: "<name>", Type: "int", Required: true, Range: &Span{}, List: 1}.ParamErrors()
