@@ -150,14 +150,14 @@ func TestReferenceHasEveryErrorCode(t *testing.T) {
 }
 
 // exampleForm is the example request of an action, without the params
-// named in drop; "<receiptHandle>" becomes handle.
-func exampleForm(a cmq.ActionDoc, handle string, drop string) []string {
+// named in drop; each placeholder of the fixture becomes its value.
+func exampleForm(a cmq.ActionDoc, fill *strings.Replacer, drop string) []string {
 	var kv []string
 	for _, p := range a.Params {
 		if p.Name == drop || p.Example == "" {
 			continue
 		}
-		v := strings.ReplaceAll(p.Example, "<receiptHandle>", handle)
+		v := fill.Replace(p.Example)
 		k := p.Name
 		if p.List > 0 {
 			k += ".0"
@@ -169,8 +169,9 @@ func exampleForm(a cmq.ActionDoc, handle string, drop string) []string {
 
 // fixture makes what the examples name: topics orders (with subscription
 // audit) and drafts, queues jobs (with messages and a rewind window),
-// jobs-dead and scratch. It returns a receipt handle of jobs.
-func fixture(a *api) string {
+// jobs-dead and scratch. It returns the values of the examples'
+// placeholders: a receipt handle of jobs.
+func fixture(a *api) *strings.Replacer {
 	a.ok("CreateTopic", "topicName", "orders")
 	a.ok("Subscribe", "topicName", "orders", "subscriptionName", "audit", "protocol", "http", "endpoint", "https://example.com/hook")
 	a.ok("CreateTopic", "topicName", "drafts")
@@ -180,7 +181,8 @@ func fixture(a *api) string {
 	for _, b := range []string{"one", "two", "three", "four"} {
 		a.ok("SendMessage", "queueName", "jobs", "msgBody", b)
 	}
-	return a.ok("ReceiveMessage", "queueName", "jobs", "pollingWaitSeconds", "0")["receiptHandle"].(string)
+	handle := a.ok("ReceiveMessage", "queueName", "jobs", "pollingWaitSeconds", "0")["receiptHandle"].(string)
+	return strings.NewReplacer("<receiptHandle>", handle)
 }
 
 // Each action's example request succeeds; the action reads exactly the
@@ -193,7 +195,7 @@ func TestReferenceMatchesWhatActionsDo(t *testing.T) {
 		t.Run(doc.Name, func(t *testing.T) {
 			t.Parallel()
 			a := newQueueAPI(t)
-			handle := fixture(a)
+			fill := fixture(a)
 			var mu sync.Mutex
 			var reads []cmq.ParamRead
 			cmq.RecordParams(a.h.(*cmq.Server), func(action string, r cmq.ParamRead) {
@@ -207,13 +209,13 @@ func TestReferenceMatchesWhatActionsDo(t *testing.T) {
 				if !p.Required {
 					continue
 				}
-				out := a.fails(4000, 10390, doc.Name, exampleForm(doc, handle, p.Name)...)
+				out := a.fails(4000, 10390, doc.Name, exampleForm(doc, fill, p.Name)...)
 				require.Equal(t, "(10390)lacked of required parameter "+p.Name, out["message"])
 			}
 			mu.Lock()
 			reads = nil
 			mu.Unlock()
-			out := a.ok(doc.Name, exampleForm(doc, handle, "")...)
+			out := a.ok(doc.Name, exampleForm(doc, fill, "")...)
 
 			mu.Lock()
 			defer mu.Unlock()
