@@ -22,21 +22,19 @@ type ParamRead struct {
 	List     int
 }
 
-func (p Params) note(r ParamRead) {
-	if p.read != nil {
-		p.read(r)
-	}
-}
-
 // Get returns an optional string parameter.
 func (p Params) Get(name string) (string, bool) {
-	p.note(ParamRead{Name: name})
+	if p.read != nil {
+		p.read(ParamRead{Name: name})
+	}
 	return p.f.Get(name)
 }
 
 // Required returns a parameter that must be present and non-empty.
 func (p Params) Required(name string) (string, error) {
-	p.note(ParamRead{Name: name, Required: true})
+	if p.read != nil {
+		p.read(ParamRead{Name: name, Required: true})
+	}
 	v, ok := p.f.Get(name)
 	if !ok || v == "" {
 		return "", errMissing(name)
@@ -46,7 +44,9 @@ func (p Params) Required(name string) (string, error) {
 
 // Int returns an optional integer parameter within [lo, hi], or def when absent.
 func (p Params) Int(name string, lo, hi, def int64) (int64, error) {
-	p.note(ParamRead{Name: name, Range: &Span{lo, hi}})
+	if p.read != nil {
+		p.read(ParamRead{Name: name, Range: &Span{lo, hi}})
+	}
 	v, ok := p.f.Get(name)
 	if !ok {
 		return def, nil
@@ -63,7 +63,9 @@ func (p Params) Int(name string, lo, hi, def int64) (int64, error) {
 
 // RequiredInt is Int for a parameter that must be present.
 func (p Params) RequiredInt(name string, lo, hi int64) (int64, error) {
-	p.note(ParamRead{Name: name, Required: true})
+	if p.read != nil {
+		p.read(ParamRead{Name: name, Required: true})
+	}
 	if !p.f.Has(name) {
 		return 0, errMissing(name)
 	}
@@ -74,7 +76,9 @@ func (p Params) RequiredInt(name string, lo, hi int64) (int64, error) {
 // the first index is 0 or 1 and the rest follow without gaps. More than max
 // values is tooMany (when nil, the common batch-size error).
 func (p Params) List(name string, max int, tooMany *Error) ([]string, error) {
-	p.note(ParamRead{Name: name, List: max})
+	if p.read != nil {
+		p.read(ParamRead{Name: name, List: max})
+	}
 	type indexed struct {
 		n     int
 		value string
