@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/herald-mq/herald/client"
 	"github.com/herald-mq/herald/internal/api/cmq"
 	"github.com/herald-mq/herald/internal/api/mns"
 )
@@ -131,8 +132,8 @@ func renderEnvelope(d *doc) {
 	d.row("`Action`", "the action, e.g. `CreateTopic` (matched without regard to case)")
 	d.row("`SecretId`", "the key's id (`AKID…`)")
 	d.row("`Timestamp`", fmt.Sprintf("Unix seconds; at most %s from the server's clock", human(cfg.SignatureWindow)))
-	d.row("`Nonce`", "a number used once per SecretId: a replayed request is refused, by any herald process, also after a restart")
-	d.row("`SignatureMethod`", "`HmacSHA1` (when absent) or `HmacSHA256`")
+	d.row("`Nonce`", "a value used once per SecretId (SDKs send a random number): a replayed request is refused, by any herald process, also after a restart")
+	d.row("`SignatureMethod`", "`"+client.HmacSHA256+"`, or `HmacSHA1` (the default: absent or any other value)")
 	d.row("`Signature`", "base64 of the HMAC, keyed with the key's SecretKey, of the upper-case method, the host, the path, `?`, and the other parameters sorted by name as `name=value` joined by `&` (values decoded; `_` in a name signed as `.`)")
 	d.row("`clientRequestId`", "optional; echoed in the answer (as a number when it is one)")
 	d.p("")
@@ -320,8 +321,8 @@ func renderMNS(d *doc) {
 	d.p("A request with an `x-mns-version: %s` header is an MNS request. Resources are under `/queues` and `/topics`;", mns.Version)
 	d.p("bodies are XML in the namespace `%s` (elements are read by local name); requests are signed with", mns.Namespace)
 	d.p("`Authorization: MNS <SecretId>:<base64 HMAC-SHA1>` over MNS's string to sign, with the account's SecretId and")
-	d.p("SecretKey; `Date` (or `x-mns-date`) must be within %s of the server's clock, and a `Content-MD5` must match", human(cfg.SignatureWindow))
-	d.p("the body (at most %d bytes). Errors are an HTTP status and an `<Error>` document with `Code`, `Message`,", cfg.MaxBodyBytes)
+	d.p("SecretKey; `Date` (or `x-mns-date`) must be within %s of the server's clock, and a `Content-MD5`, when sent,", human(cfg.SignatureWindow))
+	d.p("must match the body. A body is at most %d bytes. Errors are an HTTP status and an `<Error>` document with `Code`, `Message`,", cfg.MaxBodyBytes)
 	d.p("`RequestId` and `HostId`. The objects are the CMQ API's: a queue made here is a CMQ queue, and subscriptions made")
 	d.p("here push in the MNS dialect.")
 	d.p("")
