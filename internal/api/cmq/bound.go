@@ -41,7 +41,7 @@ func (s *Server) bound(action string, form *Form) time.Duration {
 	switch strings.ToLower(action) {
 	case "receivemessage", "batchreceivemessage":
 		r := queue.RangePollingWaitSeconds
-		wait, err := Params{form}.Int("pollingWaitSeconds", r.Min, r.Max, r.Max)
+		wait, err := Params{f: form}.Int("pollingWaitSeconds", r.Min, r.Max, r.Max)
 		if err != nil {
 			wait = r.Max
 		}

@@ -6,13 +6,35 @@ import (
 )
 
 // Params reads one request's parameters with CMQ's rules and error codes.
-type Params struct{ f *Form }
+type Params struct {
+	f *Form
+	// read, when set, hears of every parameter read: the reference's test
+	// holds what an action reads to what the reference says.
+	read func(ParamRead)
+}
+
+// ParamRead is one parameter as an action read it: required or not, and the
+// range or the most values it allowed.
+type ParamRead struct {
+	Name     string
+	Required bool
+	Range    *Span
+	List     int
+}
 
 // Get returns an optional string parameter.
-func (p Params) Get(name string) (string, bool) { return p.f.Get(name) }
+func (p Params) Get(name string) (string, bool) {
+	if p.read != nil {
+		p.read(ParamRead{Name: name})
+	}
+	return p.f.Get(name)
+}
 
 // Required returns a parameter that must be present and non-empty.
 func (p Params) Required(name string) (string, error) {
+	if p.read != nil {
+		p.read(ParamRead{Name: name, Required: true})
+	}
 	v, ok := p.f.Get(name)
 	if !ok || v == "" {
 		return "", errMissing(name)
@@ -22,6 +44,9 @@ func (p Params) Required(name string) (string, error) {
 
 // Int returns an optional integer parameter within [lo, hi], or def when absent.
 func (p Params) Int(name string, lo, hi, def int64) (int64, error) {
+	if p.read != nil {
+		p.read(ParamRead{Name: name, Range: &Span{lo, hi}})
+	}
 	v, ok := p.f.Get(name)
 	if !ok {
 		return def, nil
@@ -38,6 +63,9 @@ func (p Params) Int(name string, lo, hi, def int64) (int64, error) {
 
 // RequiredInt is Int for a parameter that must be present.
 func (p Params) RequiredInt(name string, lo, hi int64) (int64, error) {
+	if p.read != nil {
+		p.read(ParamRead{Name: name, Required: true})
+	}
 	if !p.f.Has(name) {
 		return 0, errMissing(name)
 	}
@@ -48,6 +76,9 @@ func (p Params) RequiredInt(name string, lo, hi int64) (int64, error) {
 // the first index is 0 or 1 and the rest follow without gaps. More than max
 // values is tooMany (when nil, the common batch-size error).
 func (p Params) List(name string, max int, tooMany *Error) ([]string, error) {
+	if p.read != nil {
+		p.read(ParamRead{Name: name, List: max})
+	}
 	type indexed struct {
 		n     int
 		value string

@@ -186,7 +186,7 @@ type queueListItem struct {
 }
 
 func (s *Server) listQueue(_ context.Context, req *Request) (any, error) {
-	search, offset, limit, err := pageParams(req.Params, 1<<31-1, 50)
+	search, offset, limit, err := pageParams(req.Params, maxListOffset, maxListLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +214,7 @@ func (s *Server) rewindQueue(ctx context.Context, req *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	start, err := req.Params.RequiredInt("startConsumeTime", 0, 1<<40)
+	start, err := req.Params.RequiredInt("startConsumeTime", 0, maxStartConsumeTime)
 	if err != nil {
 		return nil, err
 	}

@@ -89,6 +89,8 @@ type Server struct {
 	deps    Deps
 	verify  *verifier
 	actions map[string]action
+	// readParams, when set, hears of every parameter an action reads.
+	readParams func(action string, r ParamRead)
 }
 
 // action is one Action of the table: its name as documented, and what
@@ -131,6 +133,15 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	return s, nil
 }
 
+// params are the parameters of a request naming action.
+func (s *Server) params(action string, form *Form) Params {
+	p := Params{f: form}
+	if s.readParams != nil {
+		p.read = func(r ParamRead) { s.readParams(action, r) }
+	}
+	return p
+}
+
 func (s *Server) add(name string, f actionFunc) {
 	s.actions[strings.ToLower(name)] = action{name: name, serve: f}
 }
@@ -170,7 +181,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			return nil, errNoAction(name)
 		}
-		return s.run(ctx, a.name, a.serve, &Request{Account: acct, Params: Params{form}, RequestID: requestID})
+		return s.run(ctx, a.name, a.serve, &Request{Account: acct, Params: s.params(a.name, form), RequestID: requestID})
 	}()
 	if err != nil {
 		if s.deps.Engine != nil {

@@ -190,7 +190,7 @@ func pageParams(p Params, maxOffset, maxLimit int64) (search string, offset, lim
 			return "", 0, 0, errMissing("limit")
 		}
 	}
-	lim, err := p.Int("limit", 0, maxLimit, 20)
+	lim, err := p.Int("limit", 0, maxLimit, defaultListLimit)
 	if err != nil {
 		return "", 0, 0, err
 	}
@@ -203,7 +203,7 @@ type topicListItem struct {
 }
 
 func (s *Server) listTopic(_ context.Context, req *Request) (any, error) {
-	search, offset, limit, err := pageParams(req.Params, 1<<31-1, 50)
+	search, offset, limit, err := pageParams(req.Params, maxListOffset, maxListLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -572,7 +572,7 @@ func (s *Server) listSubscriptionByTopic(ctx context.Context, req *Request) (any
 	if err != nil {
 		return nil, err
 	}
-	search, offset, limit, err := pageParams(req.Params, 1000, 100)
+	search, offset, limit, err := pageParams(req.Params, maxSubscriptionOffset, maxSubscriptionLimit)
 	if err != nil {
 		return nil, err
 	}
