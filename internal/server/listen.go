@@ -16,7 +16,7 @@ type sockets struct {
 	http net.Listener
 	// pprof serves the runtime profiles (--pprof-addr); nil when off.
 	pprof net.Listener
-	mqtt mqtt.Listeners // the broker's, those turned off nil
+	mqtt  mqtt.Listeners // the broker's, those turned off nil
 }
 
 // listen opens every listener cfg turns on; on error, none stays open.
