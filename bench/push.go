@@ -773,10 +773,19 @@ func (h *pushHerald) deliver(ctx context.Context, topicName string, msgs int, bo
 // keep-alive transport posts the push each receiver captured from herald,
 // perReceiver times to each, with herald's per-endpoint concurrency.
 func pushPlain(ctx context.Context, perReceiver int, rcvs ...*pushReceiver) (float64, error) {
+	tally, err := pushPlainTally(ctx, perReceiver, rcvs...)
+	if err != nil {
+		return 0, err
+	}
+	return tally.rate(), nil
+}
+
+// pushPlainTally is pushPlain returning the tally of the arrivals.
+func pushPlainTally(ctx context.Context, perReceiver int, rcvs ...*pushReceiver) (*pushTally, error) {
 	tally := newPushTally(perReceiver * len(rcvs))
 	for _, r := range rcvs {
 		if r.sample.Load() == nil {
-			return 0, errors.New("baseline: receiver has no captured push to replay")
+			return nil, errors.New("baseline: receiver has no captured push to replay")
 		}
 		r.tally.Store(tally)
 	}
@@ -818,12 +827,12 @@ func pushPlain(ctx context.Context, perReceiver int, rcvs ...*pushReceiver) (flo
 		return nil
 	})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	if err := tally.wait(ctx, "baseline"); err != nil {
-		return 0, err
+		return nil, err
 	}
-	return tally.rate(), nil
+	return tally, nil
 }
 
 // pushRate runs n calls of batch (each pushBatch messages) from
