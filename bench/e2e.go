@@ -118,6 +118,7 @@ type e2eHerald struct {
 	*pushHerald
 	cmd      *exec.Cmd
 	exited   chan error
+	addr     string
 	pprofURL string
 }
 
@@ -140,7 +141,7 @@ func e2eStart(ctx context.Context, bin, dataDir string) (*e2eHerald, error) {
 	args := []string{"serve", "--data-dir", dataDir, "--http-addr", addr, "--mqtt-addr", "", "--mqtt-http-addr", "",
 		"--secret-id", pushSecretID, "--secret-key", pushSecretKey, "--app-id", strconv.FormatInt(pushAppID, 10),
 		"--allow-private-endpoints", "--log-level", "error"}
-	h := &e2eHerald{exited: make(chan error, 1)}
+	h := &e2eHerald{exited: make(chan error, 1), addr: addr}
 	if *e2eProfile != "" {
 		pp, err := e2eFreeAddr()
 		if err != nil {
@@ -286,6 +287,9 @@ func (h *e2eHerald) run(ctx context.Context, topicName string, msgs int, body st
 		fmt.Fprintln(os.Stderr, "bench e2e: profile:", err)
 	}
 	span := time.Duration(tally.last.Load() - start.UnixNano())
+	fmt.Fprintf(os.Stderr, "bench e2e: %d deliveries in %v, longest pause between two %v, first after %v; %s\n",
+		msgs, span.Round(time.Millisecond), time.Duration(tally.gap.Load()).Round(time.Millisecond),
+		time.Duration(tally.first.Load()-start.UnixNano()).Round(time.Millisecond), h.refusals(ctx))
 	return pushMeasure{rate: float64(msgs) / span.Seconds(), cpu: c1 - c0}, nil
 }
 
@@ -324,4 +328,25 @@ func e2ePlain(ctx context.Context, msgs int, rcv *pushReceiver) (float64, error)
 		return 0, err
 	}
 	return float64(msgs) / time.Duration(tally.last.Load()-start.UnixNano()).Seconds(), nil
+}
+
+// refusals reads herald's push counters from its /metrics.
+func (h *e2eHerald) refusals(ctx context.Context) string {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+h.addr+"/metrics", nil)
+	if err != nil {
+		return err.Error()
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err.Error()
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, _ := io.ReadAll(resp.Body)
+	var keep []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "herald_push_") {
+			keep = append(keep, line)
+		}
+	}
+	return strings.Join(keep, "; ")
 }

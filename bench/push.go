@@ -882,6 +882,8 @@ type pushTally struct {
 	first atomic.Int64 // Unix ns
 	last  atomic.Int64
 	done  chan struct{}
+	// prev is the latest arrival and gap the longest pause between two.
+	prev, gap atomic.Int64
 }
 
 func newPushTally(want int) *pushTally {
@@ -890,6 +892,14 @@ func newPushTally(want int) *pushTally {
 
 func (t *pushTally) hit(now int64) {
 	t.first.CompareAndSwap(0, now)
+	if p := t.prev.Swap(now); p != 0 {
+		for g := now - p; ; {
+			old := t.gap.Load()
+			if g <= old || t.gap.CompareAndSwap(old, g) {
+				break
+			}
+		}
+	}
 	if t.n.Add(1) == t.want {
 		t.last.Store(now)
 		close(t.done)
