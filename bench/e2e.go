@@ -118,7 +118,6 @@ type e2eHerald struct {
 	*pushHerald
 	cmd      *exec.Cmd
 	exited   chan error
-	addr     string
 	pprofURL string
 }
 
@@ -141,7 +140,7 @@ func e2eStart(ctx context.Context, bin, dataDir string) (*e2eHerald, error) {
 	args := []string{"serve", "--data-dir", dataDir, "--http-addr", addr, "--mqtt-addr", "", "--mqtt-http-addr", "",
 		"--secret-id", pushSecretID, "--secret-key", pushSecretKey, "--app-id", strconv.FormatInt(pushAppID, 10),
 		"--allow-private-endpoints", "--log-level", "error"}
-	h := &e2eHerald{exited: make(chan error, 1), addr: addr}
+	h := &e2eHerald{exited: make(chan error, 1)}
 	if *e2eProfile != "" {
 		pp, err := e2eFreeAddr()
 		if err != nil {
@@ -189,7 +188,7 @@ func e2eStart(ctx context.Context, bin, dataDir string) (*e2eHerald, error) {
 		h.stop()
 		return nil, err
 	}
-	h.pushHerald = &pushHerald{cli: cli, tr: tr, halted: true}
+	h.pushHerald = &pushHerald{addr: addr, cli: cli, tr: tr, halted: true}
 	return h, nil
 }
 
@@ -289,7 +288,7 @@ func (h *e2eHerald) run(ctx context.Context, topicName string, msgs int, body st
 	span := time.Duration(tally.last.Load() - start.UnixNano())
 	fmt.Fprintf(os.Stderr, "bench e2e: %d deliveries in %v, longest pause between two %v, first after %v; %s\n",
 		msgs, span.Round(time.Millisecond), time.Duration(tally.gap.Load()).Round(time.Millisecond),
-		time.Duration(tally.first.Load()-start.UnixNano()).Round(time.Millisecond), h.refusals(ctx))
+		time.Duration(tally.first.Load()-start.UnixNano()).Round(time.Millisecond), pushCounters(ctx, h.addr))
 	return pushMeasure{rate: float64(msgs) / span.Seconds(), cpu: c1 - c0}, nil
 }
 
@@ -330,9 +329,9 @@ func e2ePlain(ctx context.Context, msgs int, rcv *pushReceiver) (float64, error)
 	return float64(msgs) / time.Duration(tally.last.Load()-start.UnixNano()).Seconds(), nil
 }
 
-// refusals reads herald's push counters from its /metrics.
-func (h *e2eHerald) refusals(ctx context.Context) string {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+h.addr+"/metrics", nil)
+// pushCounters reads herald's push counters from its /metrics at addr.
+func pushCounters(ctx context.Context, addr string) string {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
 	if err != nil {
 		return err.Error()
 	}
