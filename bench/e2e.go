@@ -256,6 +256,7 @@ func (h *e2eHerald) run(ctx context.Context, topicName string, msgs int, body st
 	if err != nil {
 		return none, err
 	}
+	self0 := pushCPUTime()
 	start := time.Now()
 	batches := (msgs + pushBatch - 1) / pushBatch
 	var next atomic.Int64
@@ -282,12 +283,13 @@ func (h *e2eHerald) run(ctx context.Context, topicName string, msgs int, body st
 	if err != nil {
 		return none, err
 	}
+	self := pushCPUTime() - self0
 	if err := <-profDone; err != nil {
 		fmt.Fprintln(os.Stderr, "bench e2e: profile:", err)
 	}
 	span := time.Duration(tally.last.Load() - start.UnixNano())
-	fmt.Fprintf(os.Stderr, "bench e2e: %d deliveries in %v, longest pause between two %v, first after %v; %s\n",
-		msgs, span.Round(time.Millisecond), time.Duration(tally.gap.Load()).Round(time.Millisecond),
+	fmt.Fprintf(os.Stderr, "bench e2e: %d deliveries in %v (bench process CPU %.1f µs each), longest pause between two %v, first after %v; %s\n",
+		msgs, span.Round(time.Millisecond), float64(self.Microseconds())/float64(msgs), time.Duration(tally.gap.Load()).Round(time.Millisecond),
 		time.Duration(tally.first.Load()-start.UnixNano()).Round(time.Millisecond), pushCounters(ctx, h.addr))
 	return pushMeasure{rate: float64(msgs) / span.Seconds(), cpu: c1 - c0}, nil
 }
@@ -321,11 +323,13 @@ func fetchProfile(ctx context.Context, url, path string) error {
 // per-endpoint concurrency; deliveries per second from the first post to
 // the last arrival.
 func e2ePlain(ctx context.Context, msgs int, rcv *pushReceiver) (float64, error) {
-	start := time.Now()
+	start, self0 := time.Now(), pushCPUTime()
 	tally, err := pushPlainTally(ctx, msgs, rcv)
 	if err != nil {
 		return 0, err
 	}
+	fmt.Fprintf(os.Stderr, "bench e2e: baseline, bench process CPU %.1f µs per delivery\n",
+		float64((pushCPUTime()-self0).Microseconds())/float64(msgs))
 	return float64(msgs) / time.Duration(tally.last.Load()-start.UnixNano()).Seconds(), nil
 }
 
