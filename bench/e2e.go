@@ -149,7 +149,7 @@ func e2eStart(ctx context.Context, bin, dataDir string) (*e2eHerald, error) {
 		args = append(args, "--pprof-addr", pp)
 		h.pprofURL = "http://" + pp + "/debug/pprof/profile"
 	}
-	h.cmd = exec.Command(bin, args...) //nolint:gosec // the binary this bench just built
+	h.cmd = exec.CommandContext(ctx, bin, args...) //nolint:gosec // the binary this bench just built
 	h.cmd.Stderr = os.Stderr
 	stdout, err := h.cmd.StdoutPipe()
 	if err != nil {
@@ -200,11 +200,15 @@ func (h *e2eHerald) stop() {
 	_ = h.cmd.Process.Signal(os.Interrupt)
 	timer := time.NewTimer(pushShutdownMax)
 	defer timer.Stop()
+	var err error
 	select {
-	case <-h.exited:
+	case err = <-h.exited:
 	case <-timer.C:
 		_ = h.cmd.Process.Kill()
-		<-h.exited
+		err = <-h.exited
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench e2e: herald:", err)
 	}
 }
 
