@@ -284,3 +284,30 @@ func TestSIGTERMHandsBackHangingPushes(t *testing.T) {
 		return slices.Contains(delivered, res.MsgID)
 	}, 60*time.Second, 50*time.Millisecond)
 }
+
+// TestPprofOnlyWhenAsked: --pprof-addr serves the runtime profiles on a
+// listener of its own; the API listener never serves them.
+func TestPprofOnlyWhenAsked(t *testing.T) {
+	t.Parallel()
+	get := func(url string) (int, string) {
+		resp, err := http.Get(url) //nolint:noctx // a test's one-shot request
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(body)
+	}
+	off := start(t, t.TempDir(), nil)
+	code, _ := get("http://" + off.addr + "/debug/pprof/")
+	require.NotEqual(t, http.StatusOK, code, "no profiles on the API listener by default")
+
+	pp := freeAddr(t)
+	on := start(t, t.TempDir(), nil, "--pprof-addr", pp)
+	code, body := get("http://" + pp + "/debug/pprof/")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "goroutine")
+	code, _ = get("http://" + pp + "/debug/pprof/profile?seconds=1")
+	require.Equal(t, http.StatusOK, code)
+	code, _ = get("http://" + on.addr + "/debug/pprof/")
+	require.NotEqual(t, http.StatusOK, code, "no profiles on the API listener")
+}

@@ -92,6 +92,11 @@ type Config struct {
 	// body included, on the API and the MQTT gateway; a long poll's wait
 	// does not count. Defaults to 30s.
 	HTTPReadTimeout time.Duration
+	// PprofAddr serves Go's runtime profiles (net/http/pprof under
+	// /debug/pprof/) on a listener of its own; empty turns it off. They
+	// tell anyone who reaches them about the process, so bind it to a
+	// loopback address. Defaults to "" (off).
+	PprofAddr string
 	// LogLevel is debug, info, warn or error. Defaults to "info".
 	LogLevel string
 	// LogFormat is "text" (logfmt) or "json". Defaults to "text".
@@ -139,6 +144,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.DurationVar(&c.MNSKeyRotation, "mns-key-rotation", 720*time.Hour, "replace the MNS signing key when it is this old (0 = never)")
 	fs.IntVar(&c.MaxConnections, "max-connections", 0, "connections each listener holds open at once; more wait (0 = from the open-file limit)")
 	fs.DurationVar(&c.HTTPReadTimeout, "http-read-timeout", 30*time.Second, "how long a client has to send an HTTP request with its body")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve Go profiles at /debug/pprof/ on this address, e.g. 127.0.0.1:6060 (empty = off)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	if err := fs.Parse(args); err != nil {

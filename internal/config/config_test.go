@@ -33,6 +33,7 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, 100, c.MaxSubscriptionsPerTopic)
 	require.Equal(t, 0, c.MaxConnections, "derived from the open-file limit")
 	require.Equal(t, 30*time.Second, c.HTTPReadTimeout)
+	require.Empty(t, c.PprofAddr, "profiles are never served unless asked for")
 	always, every, err := c.FsyncPolicy()
 	require.NoError(t, err)
 	require.False(t, always)

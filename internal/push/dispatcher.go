@@ -169,13 +169,25 @@ func (d *Dispatcher) Backoff(url string) time.Duration {
 	if d.stalled(ep, now) {
 		return min(max(now.Sub(ep.progress), time.Second), maxBackoff)
 	}
-	// Attempts in flight with none finished since progress take at least
-	// that long: an endpoint that never answered is not a quick one.
-	per := ep.avg
-	if ep.running > 0 {
-		per = max(per, now.Sub(ep.progress))
+	held := time.Duration(len(ep.queue) + ep.running)
+	perEndpoint := time.Duration(d.cfg.PerEndpoint)
+	var drain time.Duration
+	switch {
+	case ep.running > 0 && ep.avg == 0:
+		// Attempts in flight and none ever finished: each takes at least as
+		// long as they have run; an endpoint that never answered is not a
+		// quick one.
+		drain = held * now.Sub(ep.progress) / perEndpoint
+	case ep.running > 0:
+		// Held up for now.Sub(progress) so far (a slow answer, or a machine
+		// too busy to run the workers), then back to its usual pace. Taking
+		// the pause for the time of every attempt instead made a quick
+		// endpoint's refused messages wait seconds after a 100 ms hiccup,
+		// long after the endpoint had worked through its queue.
+		drain = now.Sub(ep.progress) + held*ep.avg/perEndpoint
+	default:
+		drain = held * ep.avg / perEndpoint
 	}
-	drain := time.Duration(len(ep.queue)+ep.running) * per / time.Duration(d.cfg.PerEndpoint)
 	return min(max(drain, minBackoff), maxBackoff)
 }
 

@@ -301,3 +301,49 @@ func TestSubmitWaitsForQuickEndpointOnly(t *testing.T) {
 	gate <- struct{}{} // 11 finishes; 12 starts; a place frees up for 14
 	require.True(t, <-submitted)
 }
+
+// A quick endpoint that pauses (a slow answer, a busy machine) for a moment
+// is expected back at its usual pace after the pause: Backoff is the pause
+// so far plus the held attempts at the endpoint's average, not the pause
+// taken for the time of every attempt.
+func TestBackoffAfterAHiccupOfAQuickEndpoint(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(pushTime)
+	p := newPusher(t, push.Config{Clock: clk, MaxIdleConnsPerHost: 2})
+	results := make(chan result, 64)
+	d, err := push.NewDispatcher(p, push.DispatcherConfig{PerEndpoint: 2, QueueSize: 3, StallAfter: 3 * time.Second},
+		func(j *push.Job, o push.Outcome) { results <- result{j, o} })
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	require.NoError(t, d.Start(ctx))
+	gate := make(chan struct{}, 8)
+	arrived := make(chan struct{}, 8)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		arrived <- struct{}{}
+		<-gate
+	}))
+	t.Cleanup(func() {
+		close(gate)
+		cancel()
+		_ = d.Stop(context.Background())
+		srv.Close()
+	})
+	// One attempt of 10 ms: the endpoint's average.
+	require.True(t, d.TrySubmit(job(srv.URL, 0)))
+	waitFor(t, arrived, "push 0")
+	clk.Advance(10 * time.Millisecond)
+	gate <- struct{}{}
+	r := recv(t, results)
+	require.True(t, r.outcome.Delivered())
+	require.Equal(t, 10*time.Millisecond, r.outcome.Elapsed)
+
+	for i := 1; i <= 5; i++ {
+		require.True(t, d.TrySubmit(job(srv.URL, i)), "job %d", i)
+	}
+	require.False(t, d.TrySubmit(job(srv.URL, 6)), "queue full")
+	waitFor(t, arrived, "push 1")
+	waitFor(t, arrived, "push 2")
+	clk.Advance(500 * time.Millisecond) // nothing finishes for 500 ms
+	require.Equal(t, 525*time.Millisecond, d.Backoff(srv.URL),
+		"500 ms held up so far, then 5 attempts of 10 ms on 2 workers")
+}

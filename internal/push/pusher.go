@@ -3,12 +3,11 @@ package push
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -341,7 +340,16 @@ func (p *Pusher) buildMNS(r *request, m *Message, f Format, resource string, now
 }
 
 func randomRequestID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
-	return strings.ToUpper(hex.EncodeToString(b[:]))
+	// math/rand/v2's generator (ChaCha8 per thread, seeded by the OS) is
+	// random enough for an id and, unlike crypto/rand, costs no system call:
+	// the profile of the end-to-end bench had crypto/rand, hex and ToUpper
+	// at 3 % of herald's CPU.
+	const digits = "0123456789ABCDEF"
+	var b [24]byte
+	for i, v := range [2]uint64{mrand.Uint64(), mrand.Uint64()} {
+		for j := range 12 { // 12 digits from each 64-bit value
+			b[12*i+j] = digits[v>>(4*j)&0xf]
+		}
+	}
+	return string(b[:])
 }

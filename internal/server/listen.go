@@ -14,7 +14,9 @@ import (
 // directory, generated credentials) is written.
 type sockets struct {
 	http net.Listener
-	mqtt mqtt.Listeners // the broker's, those turned off nil
+	// pprof serves the runtime profiles (--pprof-addr); nil when off.
+	pprof net.Listener
+	mqtt  mqtt.Listeners // the broker's, those turned off nil
 }
 
 // listen opens every listener cfg turns on; on error, none stays open.
@@ -32,6 +34,7 @@ func listen(ctx context.Context, cfg config.Config) (*sockets, error) {
 		return ln
 	}
 	s.http = open("http", cfg.HTTPAddr)
+	s.pprof = open("pprof", cfg.PprofAddr)
 	s.mqtt.MQTT = open("mqtt", cfg.MQTTAddr)
 	s.mqtt.TLS = open("mqtt tls", cfg.MQTTTLSAddr)
 	s.mqtt.HTTP = open("mqtt http gateway", cfg.MQTTHTTPAddr)
@@ -45,7 +48,7 @@ func listen(ctx context.Context, cfg config.Config) (*sockets, error) {
 // close closes every listener; closing one already closed by the server
 // that served it does nothing.
 func (s *sockets) close() {
-	for _, ln := range []net.Listener{s.http, s.mqtt.MQTT, s.mqtt.TLS, s.mqtt.HTTP} {
+	for _, ln := range []net.Listener{s.http, s.pprof, s.mqtt.MQTT, s.mqtt.TLS, s.mqtt.HTTP} {
 		if ln != nil {
 			_ = ln.Close()
 		}

@@ -216,6 +216,9 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		return err
 	}
 
+	if lns.pprof != nil {
+		go servePprof(lns.pprof, log)
+	}
 	httpSrv := newHTTPServer(cfg, withMNS(mnsAPI, mux), log)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(guardHTTP(httpLn, cfg, log)) }()
