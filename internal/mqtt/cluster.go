@@ -1,0 +1,687 @@
+package mqtt
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/storage"
+	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Cluster is what the brokers of several herald processes on one JetStream
+// cluster share to behave as one broker (see WithCluster).
+type Cluster struct {
+	// Conn is the NATS connection: core subscriptions for shared
+	// subscriptions and for session takeover requests.
+	Conn *nats.Conn
+	// JS is the JetStream API on Conn.
+	JS jetstream.JetStream
+	// Stream creates or updates a stream, at the engine's replicas.
+	// (*engine.Engine).Stream is one.
+	Stream func(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error)
+}
+
+// WithCluster makes the broker one of several on the engine's cluster:
+// every publish it accepts is written to the stream MsgStream before it is
+// acknowledged and delivered by every other broker to its subscribers,
+// retained messages set or cleared on one are set or cleared on all,
+// persistent sessions are owned by one broker at a time (taken over when the
+// client connects to another), and a shared subscription's messages go to one
+// member cluster-wide. It needs WithStore.
+func WithCluster(c Cluster) Option {
+	return func(o *options) { o.cluster = &c }
+}
+
+// MsgStream is the stream through which brokers pass each other the
+// publishes they accept, one subject per MQTT topic (msgSubject).
+const MsgStream = "HERALD_MQTT_MSGS"
+
+const (
+	msgSubjectPrefix = "herald.mqtt.msg."
+	// longSubjectPrefix holds the messages of topics whose subject would be
+	// longer than maxSubject, under a hash.
+	longSubjectPrefix = "herald.mqtt.long."
+	maxSubject        = 1024
+	// nodeSubjectPrefix + node id: a broker's takeover requests.
+	nodeSubjectPrefix = "herald.mqtt.node."
+	// headerNode names the broker a message was accepted by.
+	headerNode = "Herald-Node"
+	// msgMaxAge is how long MsgStream keeps a message: a broker that falls
+	// further behind than that misses it.
+	msgMaxAge = 10 * time.Minute
+	// prefixOwner + "." + keyToken(client): the node id of the broker that
+	// holds the client's session (and connection).
+	prefixOwner = "o"
+	// clusterListener is the listener name of the inline clients that publish
+	// what other brokers accepted: hooks do not forward or store it again.
+	clusterListener = "cluster"
+	// shareMarker starts the client id of an inline client that delivers a
+	// message to one shared subscription only (the rest is the share filter).
+	shareMarker = "\x00share\x00"
+	// requestTimeout bounds a takeover request to another broker.
+	requestTimeout = 5 * time.Second
+)
+
+// clusterHook joins the broker to the others on the cluster.
+//
+// Each publish accepted here (MQTT, gateway) is written to MsgStream, with
+// this broker's node id, in OnPublish: before mochi acknowledges it (QoS 1/2
+// wait for the stream's acknowledgement; QoS 0 is sent without waiting) and
+// before it reaches local subscribers. Every broker reads the stream with an
+// ordered consumer from the moment it starts, skips its own messages, and
+// publishes the others' through an inline client of clusterListener, which
+// the hooks recognize: it is not forwarded again (no loops) and the store does
+// not write its retained message a second time (the origin did).
+//
+// Shared subscriptions are not served by mochi's selection, which only sees
+// local members: each broker with members of $share/G/F holds a core NATS
+// queue subscription (queue named after the share filter) on the subjects F
+// matches, so that one broker cluster-wide receives each message, and it
+// publishes it to one of its members only.
+//
+// Sessions: the key o.<client> names the broker that holds a client id. A
+// CONNECT claims it (CAS on its revision), after asking the previous holder,
+// if it is alive, to disconnect its connection (session taken over) and drop
+// the session from its memory; the session is then read from the bucket.
+type clusterHook struct {
+	mochi.HookBase
+	c     Cluster
+	node  string
+	srv   *mochi.Server
+	b     *broker
+	store *storeHook
+
+	kv      jetstream.KeyValue
+	bucket  *streamBucket
+	consume jetstream.ConsumeContext
+	nodeSub *nats.Subscription
+
+	mu     sync.Mutex
+	shares map[string]*shareGroup // by share filter ($share/G/F)
+	owned  map[string]uint64      // client id -> revision of its owner key
+	alive  map[string]bool        // node id -> answered (open only)
+}
+
+// shareGroup is a shared subscription with local members.
+type shareGroup struct {
+	members map[string]struct{} // client ids
+	subs    []*nats.Subscription
+}
+
+func newClusterHook(c Cluster, b *broker) *clusterHook {
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	return &clusterHook{
+		c:      c,
+		node:   hex.EncodeToString(id[:]),
+		srv:    b.srv,
+		b:      b,
+		store:  b.store,
+		shares: map[string]*shareGroup{},
+		owned:  map[string]uint64{},
+		alive:  map[string]bool{},
+	}
+}
+
+// ID names the hook in mochi's logs.
+func (h *clusterHook) ID() string { return "herald-cluster" }
+
+// Provides lists the hook methods mochi should call.
+func (h *clusterHook) Provides(b byte) bool { return bytes.IndexByte(clusterHookEvents, b) >= 0 }
+
+var clusterHookEvents = []byte{
+	mochi.OnSessionEstablish,
+	mochi.OnDisconnect,
+	mochi.OnClientExpired,
+	mochi.OnPublish,
+	mochi.OnSelectSubscribers,
+	mochi.OnSubscribed,
+	mochi.OnUnsubscribed,
+}
+
+// open creates the stream and answers takeover requests; it runs before the
+// store loads, so that sessions it claims are not released meanwhile.
+func (h *clusterHook) open(ctx context.Context) error {
+	if h.c.Conn == nil || h.c.JS == nil || h.c.Stream == nil {
+		return errors.New("mqtt: cluster: needs a connection, JetStream and a stream creator")
+	}
+	if _, err := h.c.Stream(ctx, jetstream.StreamConfig{
+		Name:        MsgStream,
+		Description: "herald MQTT: publishes accepted by one broker, for the others",
+		Subjects:    []string{msgSubjectPrefix + ">", longSubjectPrefix + ">"},
+		MaxAge:      msgMaxAge,
+		Discard:     jetstream.DiscardOld,
+	}); err != nil {
+		return fmt.Errorf("mqtt: cluster: %w", err)
+	}
+	sub, err := h.c.Conn.Subscribe(nodeSubjectPrefix+h.node, h.onTakeover)
+	if err != nil {
+		return fmt.Errorf("mqtt: cluster: %w", err)
+	}
+	h.nodeSub = sub
+	return nil
+}
+
+// follow starts reading the others' publishes, once the broker serves.
+func (h *clusterHook) follow(ctx context.Context) error {
+	// From the stream's next message: DeliverNewPolicy would start from
+	// whenever the consumer is created on the server, which Consume does
+	// not wait for.
+	st, err := h.c.JS.Stream(ctx, MsgStream)
+	if err != nil {
+		return fmt.Errorf("mqtt: cluster: follow %s: %w", MsgStream, err)
+	}
+	cons, err := h.c.JS.OrderedConsumer(ctx, MsgStream, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:   st.CachedInfo().State.LastSeq + 1,
+	})
+	if err != nil {
+		return fmt.Errorf("mqtt: cluster: follow %s: %w", MsgStream, err)
+	}
+	cc, err := cons.Consume(h.onMessage)
+	if err != nil {
+		return fmt.Errorf("mqtt: cluster: follow %s: %w", MsgStream, err)
+	}
+	h.consume = cc
+	// Shared subscriptions of the sessions loaded at start.
+	for id, cl := range h.srv.Clients.GetAll() {
+		for f := range cl.State.Subscriptions.GetAll() {
+			h.addShare(f, id)
+		}
+	}
+	return nil
+}
+
+// close stops following and answering; the shared subscriptions go.
+func (h *clusterHook) close() {
+	if h.consume != nil {
+		h.consume.Stop()
+	}
+	if h.nodeSub != nil {
+		_ = h.nodeSub.Unsubscribe()
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for f, g := range h.shares {
+		for _, s := range g.subs {
+			_ = s.Unsubscribe()
+		}
+		delete(h.shares, f)
+	}
+}
+
+// fromCluster reports whether cl publishes what another broker accepted.
+func fromCluster(cl *mochi.Client) bool {
+	return cl.Net.Inline && cl.Net.Listener == clusterListener
+}
+
+// OnPublish writes a publish accepted here to MsgStream, before mochi
+// acknowledges it and delivers it; a QoS 1/2 publish that cannot be written
+// is refused like one the store cannot write.
+func (h *clusterHook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packet, error) {
+	if fromCluster(cl) {
+		return pk, nil
+	}
+	m := message(pk)
+	m.Origin = cl.ID
+	data, err := m.MarshalBinary()
+	if err == nil {
+		msg := &nats.Msg{Subject: msgSubject(pk.TopicName), Header: nats.Header{headerNode: []string{h.node}}, Data: data}
+		if pk.FixedHeader.Qos == 0 {
+			err = h.c.Conn.PublishMsg(msg)
+		} else {
+			ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+			_, err = h.c.JS.PublishMsg(ctx, msg)
+			cancel()
+		}
+	}
+	if err != nil {
+		h.store.failed("forward", pk.TopicName, err)
+		if pk.FixedHeader.Qos == 0 {
+			return pk, nil // at most once: local subscribers still get it
+		}
+		if !cl.Net.Inline && cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos == 1 {
+			return pk, packets.ErrUnspecifiedError
+		}
+		return pk, packets.ErrRejectPacket
+	}
+	return pk, nil
+}
+
+// onMessage publishes another broker's message to the local subscribers.
+func (h *clusterHook) onMessage(msg jetstream.Msg) {
+	if msg.Headers().Get(headerNode) == h.node {
+		return
+	}
+	pk, origin, err := decodeForward(msg.Data())
+	if err != nil {
+		h.store.Log.Warn("mqtt cluster: skipping unreadable message", "subject", msg.Subject(), "error", err)
+		return
+	}
+	if err := h.b.injectFrom(clusterListener, origin, pk); err != nil && !errors.Is(err, ErrStopped) {
+		h.store.Log.Error("mqtt cluster: publishing another broker's message failed", "topic", pk.TopicName, "error", err)
+	}
+}
+
+func decodeForward(data []byte) (packets.Packet, string, error) {
+	var m storage.Message
+	if err := m.UnmarshalBinary(data); err != nil {
+		return packets.Packet{}, "", err
+	}
+	pk := m.ToPacket()
+	pk.FixedHeader.Type, pk.FixedHeader.Dup = packets.Publish, false
+	pk.Expiry = 0 // set again from the MessageExpiryInterval
+	if pk.FixedHeader.Qos > 0 && pk.PacketID == 0 {
+		pk.PacketID = 1 // mochi refuses a QoS 1/2 publish without one
+	}
+	return pk, m.Origin, nil
+}
+
+// OnSelectSubscribers leaves shared subscriptions to the queue
+// subscriptions, except for a message one of them received, which goes to
+// its shared subscription only.
+func (h *clusterHook) OnSelectSubscribers(subs *mochi.Subscribers, pk packets.Packet) *mochi.Subscribers {
+	sf, ok := strings.CutPrefix(pk.Origin, shareMarker)
+	if !ok {
+		subs.Shared = map[string]map[string]packets.Subscription{}
+		return subs
+	}
+	only := map[string]map[string]packets.Subscription{}
+	if members, ok := subs.Shared[sf]; ok {
+		only[sf] = members
+	}
+	subs.Shared = only
+	subs.Subscriptions = map[string]packets.Subscription{}
+	subs.InlineSubscriptions = map[int]mochi.InlineSubscription{}
+	return subs
+}
+
+// OnSubscribed joins the queue of each shared subscription granted.
+func (h *clusterHook) OnSubscribed(cl *mochi.Client, pk packets.Packet, reasonCodes []byte) {
+	for i, f := range pk.Filters {
+		if i < len(reasonCodes) && reasonCodes[i] < packets.ErrUnspecifiedError.Code {
+			h.addShare(f.Filter, cl.ID)
+		}
+	}
+}
+
+// OnUnsubscribed leaves the queues of shared subscriptions without members.
+func (h *clusterHook) OnUnsubscribed(cl *mochi.Client, pk packets.Packet) {
+	for _, f := range pk.Filters {
+		h.removeShare(f.Filter, cl.ID)
+	}
+}
+
+func (h *clusterHook) addShare(filter, clientID string) {
+	topicFilter, ok := shareFilter(filter)
+	if !ok {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	g, ok := h.shares[filter]
+	if !ok {
+		g = &shareGroup{members: map[string]struct{}{}}
+		queue := "q" + hashToken(filter)
+		for _, subject := range filterSubjects(topicFilter) {
+			s, err := h.c.Conn.QueueSubscribe(subject, queue, func(m *nats.Msg) { h.onShared(filter, m) })
+			if err != nil {
+				h.store.Log.Error("mqtt cluster: joining a shared subscription failed", "filter", filter, "error", err)
+				continue
+			}
+			g.subs = append(g.subs, s)
+		}
+		// The queue is joined on the server before the SUBACK.
+		if err := h.c.Conn.FlushTimeout(requestTimeout); err != nil {
+			h.store.Log.Warn("mqtt cluster: joining a shared subscription not confirmed", "filter", filter, "error", err)
+		}
+		h.shares[filter] = g
+	}
+	g.members[clientID] = struct{}{}
+}
+
+func (h *clusterHook) removeShare(filter, clientID string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	g, ok := h.shares[filter]
+	if !ok {
+		return
+	}
+	delete(g.members, clientID)
+	if len(g.members) > 0 {
+		return
+	}
+	for _, s := range g.subs {
+		_ = s.Unsubscribe()
+	}
+	delete(h.shares, filter)
+}
+
+// removeClient takes a client out of every shared subscription.
+func (h *clusterHook) removeClient(clientID string) {
+	h.mu.Lock()
+	var filters []string
+	for f, g := range h.shares {
+		if _, ok := g.members[clientID]; ok {
+			filters = append(filters, f)
+		}
+	}
+	h.mu.Unlock()
+	for _, f := range filters {
+		h.removeShare(f, clientID)
+	}
+}
+
+// onShared publishes a message that the queue of shared subscription
+// filter gave this broker to one of its local members.
+func (h *clusterHook) onShared(filter string, m *nats.Msg) {
+	pk, _, err := decodeForward(m.Data)
+	if err != nil {
+		return
+	}
+	pk.FixedHeader.Retain = false // the retained message was set by the ordinary path
+	if err := h.b.injectFrom(clusterListener, shareMarker+filter, pk); err != nil && !errors.Is(err, ErrStopped) {
+		h.store.Log.Error("mqtt cluster: delivering a shared subscription's message failed", "filter", filter, "error", err)
+	}
+}
+
+// OnSessionEstablish makes this broker the holder of the client id, after
+// the client has authenticated and before mochi looks for its session: the
+// previous holder, if another broker, drops the connection and the session,
+// which is then read from the bucket.
+func (h *clusterHook) OnSessionEstablish(cl *mochi.Client, _ packets.Packet) {
+	if cl.Net.Inline {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	moved, err := h.acquire(ctx, cl.ID)
+	if err != nil {
+		h.store.Log.Error("mqtt cluster: taking the session over failed", "client", cl.ID, "error", err)
+		return
+	}
+	if moved {
+		if err := h.loadSession(ctx, cl.ID); err != nil {
+			h.store.Log.Error("mqtt cluster: reading the session failed", "client", cl.ID, "error", err)
+		}
+	}
+}
+
+// acquire claims the client id's owner key and reports whether another
+// broker held it (so the session must be read from the bucket).
+func (h *clusterHook) acquire(ctx context.Context, clientID string) (bool, error) {
+	key := prefixOwner + "." + keyToken(clientID)
+	moved := false
+	for range 5 {
+		var rev uint64
+		e, err := h.kv.Get(ctx, key)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+		case err != nil:
+			return false, err
+		default:
+			rev = e.Revision()
+			owner := string(e.Value())
+			if owner == h.node {
+				h.setOwned(clientID, rev)
+				return moved, nil
+			}
+			if owner != "" {
+				if err := h.takeover(ctx, owner, clientID); err != nil {
+					return false, err
+				}
+			}
+			moved = true
+		}
+		if rev == 0 {
+			rev, err = h.kv.Create(ctx, key, []byte(h.node))
+		} else {
+			rev, err = h.kv.Update(ctx, key, []byte(h.node), rev)
+		}
+		if err == nil {
+			h.setOwned(clientID, rev)
+			return moved, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) && !isWrongSequence(err) {
+			return false, err
+		}
+	}
+	return false, errors.New("the owner key keeps changing")
+}
+
+func isWrongSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
+}
+
+func (h *clusterHook) setOwned(clientID string, rev uint64) {
+	h.mu.Lock()
+	h.owned[clientID] = rev
+	h.mu.Unlock()
+}
+
+// takeover asks node to give the client id up; a node that is gone (no
+// one answers its subject) has nothing to give up.
+func (h *clusterHook) takeover(ctx context.Context, node, clientID string) error {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	_, err := h.c.Conn.RequestWithContext(ctx, nodeSubjectPrefix+node, []byte(clientID))
+	if errors.Is(err, nats.ErrNoResponders) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("ask %s to give up the session: %w", node, err)
+	}
+	return nil
+}
+
+// onTakeover gives up a client id another broker claims: its connection is
+// closed (MQTT 5: DISCONNECT 0x8E session taken over) and its session
+// leaves memory, without touching the bucket, from which the claimer reads
+// it. An empty request only asks whether this node is alive.
+func (h *clusterHook) onTakeover(m *nats.Msg) {
+	if id := string(m.Data); id != "" {
+		h.release(id)
+	}
+	_ = m.Respond(nil)
+}
+
+func (h *clusterHook) release(clientID string) {
+	h.mu.Lock()
+	delete(h.owned, clientID)
+	h.mu.Unlock()
+	cl, ok := h.srv.Clients.Get(clientID)
+	if !ok {
+		return
+	}
+	// The store first, so that nothing below deletes the session's keys.
+	h.store.forget(clientID)
+	if !cl.Closed() {
+		_ = h.srv.DisconnectClient(cl, packets.ErrSessionTakenOver)
+	}
+	h.srv.UnsubscribeClient(cl)
+	cl.ClearInflights()
+	h.srv.Clients.Delete(clientID)
+	h.removeClient(clientID)
+}
+
+// loadSession reads a persistent session that another broker held into
+// mochi, as a disconnected client that the connecting one takes over.
+func (h *clusterHook) loadSession(ctx context.Context, clientID string) error {
+	if _, ok := h.srv.Clients.Get(clientID); ok {
+		return nil
+	}
+	tok := keyToken(clientID)
+	entries, err := h.bucket.entriesFor(ctx, prefixClient+"."+tok, prefixSub+"."+tok+".>", prefixInflight+"."+tok+".>")
+	if err != nil {
+		return err
+	}
+	var sess sessionState
+	for _, e := range entries {
+		if err := sess.add(e.key, e.value); err != nil {
+			h.store.Log.Warn("mqtt store: skipping unreadable key", "key", e.key, "error", err)
+		}
+	}
+	if len(sess.clients) == 0 || sess.clients[0].ID != clientID {
+		return nil
+	}
+	h.store.remember(clientID)
+	restore(h.srv, sess)
+	for _, s := range sess.subs {
+		h.addShare(s.Filter, clientID)
+	}
+	return nil
+}
+
+// OnDisconnect gives up the owner key of a session that ends with its
+// connection.
+func (h *clusterHook) OnDisconnect(cl *mochi.Client, _ error, expire bool) {
+	if cl.Net.Inline || cl.IsTakenOver() || errors.Is(cl.StopCause(), packets.ErrSessionTakenOver) {
+		return
+	}
+	if expire {
+		h.disown(cl.ID)
+	}
+}
+
+// OnClientExpired gives up an expired session's owner key.
+func (h *clusterHook) OnClientExpired(cl *mochi.Client) { h.disown(cl.ID) }
+
+func (h *clusterHook) disown(clientID string) {
+	h.removeClient(clientID)
+	h.mu.Lock()
+	rev, ok := h.owned[clientID]
+	delete(h.owned, clientID)
+	h.mu.Unlock()
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	// Only if no other broker has claimed it since.
+	_ = h.kv.Delete(ctx, prefixOwner+"."+keyToken(clientID), jetstream.LastRevision(rev))
+}
+
+// claimStored decides, when the broker starts, which stored sessions it
+// loads: those no one holds, or whose holder no longer answers; owners maps
+// owner keys to their entries.
+func (h *clusterHook) claimStored(ctx context.Context, clientID string, owners map[string]bucketEntry) bool {
+	key := prefixOwner + "." + keyToken(clientID)
+	e, held := owners[key]
+	var rev uint64
+	var err error
+	if held {
+		if h.nodeAlive(ctx, string(e.value)) {
+			return false
+		}
+		rev, err = h.kv.Update(ctx, key, []byte(h.node), e.seq)
+	} else {
+		rev, err = h.kv.Create(ctx, key, []byte(h.node))
+	}
+	if err != nil {
+		return false
+	}
+	h.setOwned(clientID, rev)
+	return true
+}
+
+// nodeAlive asks a node whether it runs; one that cannot be asked counts
+// as alive (its sessions are not taken from it).
+func (h *clusterHook) nodeAlive(ctx context.Context, node string) bool {
+	if node == h.node {
+		return true
+	}
+	h.mu.Lock()
+	v, ok := h.alive[node]
+	h.mu.Unlock()
+	if ok {
+		return v
+	}
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	_, err := h.c.Conn.RequestWithContext(ctx, nodeSubjectPrefix+node, nil)
+	alive := !errors.Is(err, nats.ErrNoResponders)
+	h.mu.Lock()
+	h.alive[node] = alive
+	h.mu.Unlock()
+	return alive
+}
+
+// msgSubject is the MsgStream subject of an MQTT topic: each level a token
+// of unpadded base64url ("=" for an empty level), so that any topic fits
+// NATS's subject alphabet and topic filters map to subject filters; a topic
+// whose subject would be too long goes under longSubjectPrefix, hashed.
+func msgSubject(topic string) string {
+	var b strings.Builder
+	b.WriteString(msgSubjectPrefix)
+	for i, level := range strings.Split(topic, "/") {
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(levelToken(level))
+		if b.Len() > maxSubject {
+			return longSubjectPrefix + hashToken(topic)
+		}
+	}
+	return b.String()
+}
+
+func levelToken(level string) string {
+	if level == "" {
+		return "="
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(level))
+}
+
+func hashToken(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// filterSubjects are the subjects whose messages an MQTT topic filter can
+// match: "+" is "*", "#" is ">" and also its parent level ("a/#" matches
+// "a"), and long topics, whose subjects say nothing (the broker matches what
+// it receives against the filter again).
+func filterSubjects(filter string) []string {
+	levels := strings.Split(filter, "/")
+	toks := make([]string, 0, len(levels))
+	var out []string
+	for i, level := range levels {
+		switch level {
+		case "+":
+			toks = append(toks, "*")
+		case "#":
+			if i > 0 {
+				out = append(out, msgSubjectPrefix+strings.Join(toks, "."))
+			}
+			toks = append(toks, ">")
+		default:
+			toks = append(toks, levelToken(level))
+		}
+	}
+	out = append(out, msgSubjectPrefix+strings.Join(toks, "."), longSubjectPrefix+">")
+	return out
+}
+
+// shareFilter returns the topic filter of a shared subscription filter
+// ($share/G/F → F).
+func shareFilter(filter string) (string, bool) {
+	prefix, rest, ok := strings.Cut(filter, "/")
+	if !ok || !strings.EqualFold(prefix, mochi.SharePrefix) {
+		return "", false
+	}
+	_, f, ok := strings.Cut(rest, "/")
+	return f, ok && f != ""
+}

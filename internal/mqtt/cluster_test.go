@@ -1,0 +1,233 @@
+package mqtt
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"testing"
+
+	"github.com/eclipse/paho.golang/packets"
+	"github.com/eclipse/paho.golang/paho"
+	"github.com/stretchr/testify/require"
+
+	"github.com/herald-mq/herald/internal/engine"
+	"github.com/herald-mq/herald/internal/engine/enginetest"
+)
+
+// startClustered starts a broker for root that is one of the brokers on
+// eng, as a herald process on a shared cluster is.
+func startClustered(t *testing.T, eng *engine.Engine) *Server {
+	t.Helper()
+	s, err := New(Config{Addr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Users: []User{root}}, discard(), nil,
+		WithStore(eng.KV, eng.JS.Stream), WithCluster(Cluster{Conn: eng.NC, JS: eng.JS, Stream: eng.Stream}))
+	require.NoError(t, err)
+	require.NoError(t, s.Start(context.Background()))
+	t.Cleanup(func() { stopServer(t, s) })
+	return s
+}
+
+func publishMQTT(t *testing.T, c *mqttClient, topic string, qos byte, retain bool, payload string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	_, err := c.Publish(ctx, &paho.Publish{Topic: topic, QoS: qos, Retain: retain, Payload: []byte(payload)})
+	require.NoError(t, err)
+}
+
+// until returns the payloads c receives up to and including the one on
+// topic last.
+func (c *mqttClient) until(t *testing.T, last string) []string {
+	t.Helper()
+	var got []string
+	for {
+		m := c.next(t)
+		got = append(got, m.Topic+"="+string(m.Payload))
+		if m.Topic == last {
+			return got
+		}
+	}
+}
+
+// A message published on one broker (MQTT at each QoS, and the gateway)
+// reaches the subscribers of both brokers once each, in order, and is not
+// sent back (no loop).
+func TestClusterDeliversOnEveryBrokerOnce(t *testing.T) {
+	t.Parallel()
+	eng := enginetest.New(t)
+	a, b := startClustered(t, eng), startClustered(t, eng)
+	onA := dial(t, a, "sub-a", root.Username, root.Password)
+	onA.subscribe(t, "home/#", 2)
+	onB := dial(t, b, "sub-b", root.Username, root.Password)
+	onB.subscribe(t, "home/#", 2)
+
+	pub := dial(t, a, "pub-a", root.Username, root.Password)
+	for qos := range byte(3) {
+		publishMQTT(t, pub, "home/q"+strconv.Itoa(int(qos)), qos, false, "mqtt")
+	}
+	publishOK(t, a, "home/gw", "qos=1", "gateway")
+	// A last message that closes the run: what came before it came once.
+	publishMQTT(t, pub, "home/end", 1, false, "end")
+	want := []string{"home/q0=mqtt", "home/q1=mqtt", "home/q2=mqtt", "home/gw=gateway", "home/end=end"}
+	require.Equal(t, want, onA.until(t, "home/end"))
+	require.Equal(t, want, onB.until(t, "home/end"))
+
+	// And from b's side. (Messages of different brokers have no order
+	// between them, hence the two rounds.)
+	publishOK(t, b, "home/gw-b", "qos=0", "gateway-b")
+	publishMQTT(t, dial(t, b, "pub-b", root.Username, root.Password), "home/end", 2, false, "end-b")
+	want = []string{"home/gw-b=gateway-b", "home/end=end-b"}
+	require.Equal(t, want, onA.until(t, "home/end"))
+	require.Equal(t, want, onB.until(t, "home/end"))
+}
+
+// A retained message set, replaced or cleared through one broker is what a
+// subscriber of the other gets.
+func TestClusterRetainedEverywhere(t *testing.T) {
+	t.Parallel()
+	eng := enginetest.New(t)
+	a, b := startClustered(t, eng), startClustered(t, eng)
+	watcher := dial(t, b, "watch", root.Username, root.Password)
+	watcher.subscribe(t, "r/#", 1)
+
+	publishOK(t, a, "r/x", "qos=1&retained=true", "first")
+	publishMQTT(t, dial(t, a, "pub", root.Username, root.Password), "r/y", 1, true, "y")
+	publishOK(t, a, "r/x", "qos=1&retained=true", "second")
+	publishOK(t, a, "r/y", "qos=1&retained=true", "") // clears r/y
+	publishOK(t, a, "r/end", "qos=1&retained=true", "end")
+	watcher.until(t, "r/end") // b has applied all of them
+
+	late := dial(t, b, "late", root.Username, root.Password)
+	late.subscribe(t, "r/#", 1)
+	got := map[string]string{}
+	for range 2 {
+		m := late.next(t)
+		require.True(t, m.Retain)
+		got[m.Topic] = string(m.Payload)
+	}
+	require.Equal(t, map[string]string{"r/x": "second", "r/end": "end"}, got)
+}
+
+// sessionOn connects clientID as root with a persistent session (MQTT 5,
+// one-hour expiry), reporting a DISCONNECT from the server on disconnects.
+func sessionOn(t *testing.T, s *Server, clientID string, disconnects chan<- *paho.Disconnect) (*mqttClient, *paho.Connack) {
+	t.Helper()
+	conn, err := net.Dial("tcp", s.MQTTAddr())
+	require.NoError(t, err)
+	msgs := make(chan *paho.Publish, 100)
+	c := paho.NewClient(paho.ClientConfig{
+		Conn: packets.NewThreadSafeConn(conn),
+		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(p paho.PublishReceived) (bool, error) {
+			msgs <- p.Packet
+			return true, nil
+		}},
+		OnServerDisconnect: func(d *paho.Disconnect) {
+			if disconnects != nil {
+				disconnects <- d
+			}
+		},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	expiry := uint32(3600)
+	cp := credentials(clientID, root.Username, root.Password)
+	cp.KeepAlive, cp.CleanStart = 30, false
+	cp.Properties = &paho.ConnectProperties{SessionExpiryInterval: &expiry}
+	ca, err := c.Connect(ctx, cp)
+	require.NoError(t, err)
+	mc := &mqttClient{Client: c, msgs: msgs}
+	t.Cleanup(func() { mc.close(t) })
+	return mc, ca
+}
+
+// A persistent session resumed on the other broker gets the messages queued
+// for it, and what is published afterwards on either broker; the connection
+// it replaces is told "session taken over" (0x8E).
+func TestClusterSessionTakeover(t *testing.T) {
+	t.Parallel()
+	eng := enginetest.New(t)
+	a, b := startClustered(t, eng), startClustered(t, eng)
+
+	first, ca := sessionOn(t, a, "roamer", nil)
+	require.False(t, ca.SessionPresent)
+	first.subscribe(t, "job/#", 1)
+	first.close(t)
+	publishOK(t, a, "job/1", "qos=1", "queued") // into the offline session on a
+
+	taken := make(chan *paho.Disconnect, 1)
+	second, ca := sessionOn(t, b, "roamer", taken)
+	require.True(t, ca.SessionPresent)
+	m := second.next(t)
+	require.Equal(t, "job/1", m.Topic)
+	require.Equal(t, "queued", string(m.Payload))
+	publishOK(t, a, "job/2", "qos=1", "from a")
+	require.Equal(t, []string{"job/2=from a"}, second.until(t, "job/2"))
+	publishOK(t, b, "job/3", "qos=1", "from b")
+	require.Equal(t, []string{"job/3=from b"}, second.until(t, "job/3"))
+
+	// Back to a while the connection to b is open: b closes it.
+	third, ca := sessionOn(t, a, "roamer", nil)
+	require.True(t, ca.SessionPresent)
+	select {
+	case d := <-taken:
+		require.Equal(t, byte(0x8E), d.ReasonCode)
+	case <-t.Context().Done():
+		t.Fatal("no DISCONNECT")
+	}
+	publishOK(t, b, "job/4", "qos=1", "after")
+	require.Equal(t, []string{"job/4=after"}, third.until(t, "job/4"))
+}
+
+// Each message of a shared subscription goes to one member, whichever
+// broker each member is on.
+func TestClusterSharedSubscriptionOnce(t *testing.T) {
+	t.Parallel()
+	eng := enginetest.New(t)
+	a, b := startClustered(t, eng), startClustered(t, eng)
+	onA := dial(t, a, "worker-a", root.Username, root.Password)
+	onA.subscribe(t, "$share/g/work/+", 1)
+	onB := dial(t, b, "worker-b", root.Username, root.Password)
+	onB.subscribe(t, "$share/g/work/+", 1)
+	all := dial(t, b, "all", root.Username, root.Password)
+	all.subscribe(t, "work/#", 1)
+
+	const n = 40
+	for i := range n {
+		publishOK(t, a, "work/"+strconv.Itoa(i), "qos=1", "x")
+	}
+	all.until(t, "work/"+strconv.Itoa(n-1))
+	seen := map[string]int{}
+	perWorker := map[string]int{}
+	for len(seen) < n {
+		select {
+		case m := <-onA.msgs:
+			seen[m.Topic]++
+			perWorker["a"]++
+		case m := <-onB.msgs:
+			seen[m.Topic]++
+			perWorker["b"]++
+		case <-t.Context().Done():
+			t.Fatal("shared messages missing")
+		}
+	}
+	// A last message (to the ordinary subscriber too) after which nothing
+	// more came to the workers: each got each message at most once.
+	publishOK(t, a, "work/last", "qos=1", "x")
+	all.until(t, "work/last")
+	for len(seen) < n+1 {
+		select {
+		case m := <-onA.msgs:
+			seen[m.Topic]++
+		case m := <-onB.msgs:
+			seen[m.Topic]++
+		case <-t.Context().Done():
+			t.Fatal("shared message missing")
+		}
+	}
+	for topic, count := range seen {
+		require.Equal(t, 1, count, topic)
+	}
+	require.Empty(t, onA.msgs)
+	require.Empty(t, onB.msgs)
+	require.Positive(t, perWorker["a"])
+	require.Positive(t, perWorker["b"])
+}
