@@ -1,0 +1,213 @@
+package e2e
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/packets"
+	"github.com/eclipse/paho.golang/paho"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/stretchr/testify/require"
+)
+
+// externalNATS starts a JetStream nats-server on a loopback port for the
+// test and returns its URL.
+func externalNATS(t *testing.T) string {
+	t.Helper()
+	host, portStr, err := net.SplitHostPort(freeAddr(t))
+	require.NoError(t, err)
+	port, err := strconv.Atoi(portStr)
+	require.NoError(t, err)
+	ns, err := server.NewServer(&server.Options{
+		Host: host, Port: port, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
+	})
+	require.NoError(t, err)
+	ns.Start()
+	t.Cleanup(ns.Shutdown)
+	require.True(t, ns.ReadyForConnections(10*time.Second))
+	return "nats://" + net.JoinHostPort(host, portStr)
+}
+
+// mqttNode is a herald process with its MQTT listener and gateway.
+type mqttNode struct {
+	mqtt, gateway string
+}
+
+func startMQTTNode(t *testing.T, cfg, natsURL string) mqttNode {
+	t.Helper()
+	n := mqttNode{mqtt: freeAddr(t), gateway: freeAddr(t)}
+	start(t, t.TempDir(), nil, "--config", cfg, "--mqtt-addr", n.mqtt, "--mqtt-http-addr", n.gateway,
+		"--nats-url", natsURL, "--nats-replicas", "1")
+	return n
+}
+
+// publish posts body to the node's gateway as alice and wants 200.
+func (n mqttNode) publish(t *testing.T, topic, query, body string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, "http://"+n.gateway+"/topics/"+strings.ReplaceAll(topic, "/", "%2F")+"?"+query, strings.NewReader(body))
+	require.NoError(t, err)
+	req.SetBasicAuth("alice", "secret")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+// clusterClient is an MQTT 5 client of alice and what it receives: messages
+// and a DISCONNECT from the server.
+type clusterClient struct {
+	*paho.Client
+	msgs         chan *paho.Publish
+	disconnected chan *paho.Disconnect
+}
+
+// dialAlice connects clientID to addr, with a one-hour session resumed
+// when persistent, else a clean session that ends with the connection.
+func dialAlice(t *testing.T, addr, clientID string, persistent bool) (*clusterClient, *paho.Connack) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	c := &clusterClient{msgs: make(chan *paho.Publish, 100), disconnected: make(chan *paho.Disconnect, 1)}
+	c.Client = paho.NewClient(paho.ClientConfig{
+		Conn: packets.NewThreadSafeConn(conn),
+		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(p paho.PublishReceived) (bool, error) {
+			c.msgs <- p.Packet
+			return true, nil
+		}},
+		OnServerDisconnect: func(d *paho.Disconnect) { c.disconnected <- d },
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cp := &paho.Connect{ClientID: clientID, KeepAlive: 30, CleanStart: !persistent,
+		Username: "alice", UsernameFlag: true, Password: []byte("secret"), PasswordFlag: true}
+	if persistent {
+		expiry := uint32(3600)
+		cp.Properties = &paho.ConnectProperties{SessionExpiryInterval: &expiry}
+	}
+	ca, err := c.Connect(ctx, cp)
+	require.NoError(t, err)
+	require.Equal(t, byte(0), ca.ReasonCode)
+	t.Cleanup(func() {
+		_ = c.Disconnect(&paho.Disconnect{})
+		select {
+		case <-c.Done():
+		case <-time.After(10 * time.Second):
+		}
+	})
+	return c, ca
+}
+
+func (c *clusterClient) subscribe(t *testing.T, filter string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: 2}}})
+	require.NoError(t, err)
+}
+
+func (c *clusterClient) publish(t *testing.T, topic string, qos byte, retain bool, body string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := c.Publish(ctx, &paho.Publish{Topic: topic, QoS: qos, Retain: retain, Payload: []byte(body)})
+	require.NoError(t, err)
+}
+
+// until returns "topic=payload" of what c receives, up to the message on
+// topic last.
+func (c *clusterClient) until(t *testing.T, last string) []string {
+	t.Helper()
+	var got []string
+	for {
+		select {
+		case m := <-c.msgs:
+			got = append(got, m.Topic+"="+string(m.Payload))
+			if m.Topic == last {
+				return got
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no %s within 10s; got %q", last, got)
+		}
+	}
+}
+
+// Two herald processes on one external nats-server are one MQTT broker:
+// what is published through one process (its MQTT listener at each QoS, its
+// gateway) reaches a subscriber of the other once; a retained message set
+// through one is what a new subscriber of the other gets; a persistent
+// session resumed on the other process gets what was queued for it, and
+// the connection it replaces is told "session taken over" (0x8E).
+func TestMQTTTwoProcessesAreOneBroker(t *testing.T) {
+	t.Parallel()
+	cfg := filepath.Join(t.TempDir(), "herald.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(`
+mqtt:
+  users:
+    - username: alice
+      password: secret
+`), 0o600))
+	url := externalNATS(t)
+	a, b := startMQTTNode(t, cfg, url), startMQTTNode(t, cfg, url)
+
+	// Exactly once, in order, from b's MQTT listener and gateway to a
+	// subscriber of a.
+	sub, _ := dialAlice(t, a.mqtt, "sub-a", false)
+	sub.subscribe(t, "home/#")
+	pub, _ := dialAlice(t, b.mqtt, "pub-b", false)
+	for qos := range byte(3) {
+		pub.publish(t, "home/q"+strconv.Itoa(int(qos)), qos, false, "mqtt")
+	}
+	b.publish(t, "home/gw", "qos=1", "gateway")
+	b.publish(t, "home/state", "qos=1&retained=true", "on")
+	pub.publish(t, "home/end", 1, false, "end")
+	require.Equal(t, []string{"home/q0=mqtt", "home/q1=mqtt", "home/q2=mqtt", "home/gw=gateway", "home/state=on", "home/end=end"},
+		sub.until(t, "home/end"))
+
+	// The retained message set through b, on a.
+	late, _ := dialAlice(t, a.mqtt, "late-a", false)
+	late.subscribe(t, "home/state")
+	var m *paho.Publish
+	select {
+	case m = <-late.msgs:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no retained message")
+	}
+	require.Equal(t, "home/state", m.Topic)
+	require.Equal(t, "on", string(m.Payload))
+	require.True(t, m.Retain)
+
+	// A persistent session of a, offline, gets what is published through
+	// b, and resumed on b it has it.
+	roamer, ca := dialAlice(t, a.mqtt, "roamer", true)
+	require.False(t, ca.SessionPresent)
+	roamer.subscribe(t, "queued/#")
+	require.NoError(t, roamer.Disconnect(&paho.Disconnect{}))
+	<-roamer.Done()
+	b.publish(t, "queued/a", "qos=1", "first")
+	pub.publish(t, "queued/b", 2, false, "second")
+	pub.publish(t, "home/sync", 1, false, "") // a has queued both once sub has this
+	sub.until(t, "home/sync")
+
+	onB, ca := dialAlice(t, b.mqtt, "roamer", true)
+	require.True(t, ca.SessionPresent)
+	require.Equal(t, []string{"queued/a=first", "queued/b=second"}, onB.until(t, "queued/b"))
+
+	// Back to a while connected to b: b's connection is taken over.
+	onA, ca := dialAlice(t, a.mqtt, "roamer", true)
+	require.True(t, ca.SessionPresent)
+	select {
+	case d := <-onB.disconnected:
+		require.Equal(t, byte(0x8E), d.ReasonCode)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the connection to b was not taken over")
+	}
+	b.publish(t, "queued/c", "qos=1", "third")
+	require.Equal(t, []string{"queued/c=third"}, onA.until(t, "queued/c"))
+}
