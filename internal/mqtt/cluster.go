@@ -109,6 +109,7 @@ type clusterHook struct {
 	nodeSub *nats.Subscription
 
 	mu     sync.Mutex
+	closed bool                   // no more queue subscriptions
 	shares map[string]*shareGroup // by share filter ($share/G/F)
 	owned  map[string]uint64      // client id -> revision of its owner key
 	alive  map[string]bool        // node id -> answered (open only)
@@ -214,6 +215,7 @@ func (h *clusterHook) close() {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.closed = true
 	for f, g := range h.shares {
 		for _, s := range g.subs {
 			_ = s.Unsubscribe()
@@ -331,6 +333,9 @@ func (h *clusterHook) addShare(filter, clientID string) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
 	g, ok := h.shares[filter]
 	if !ok {
 		g = &shareGroup{members: map[string]struct{}{}}

@@ -414,6 +414,20 @@ func newBroker(cfg Config, dir *directory, logger *slog.Logger, durable bool, cl
 	if err := srv.AddHook(&authHook{dir: dir, refusals: refused}, nil); err != nil {
 		return nil, fmt.Errorf("mqtt: add auth hook: %w", err)
 	}
+	b := &broker{srv: srv}
+	if durable {
+		b.store = newStoreHook()
+		b.store.srv = srv
+	}
+	if cluster != nil {
+		// After the ACL check of a publish; before the protocol hook, which
+		// orders a resumed session's messages, and the store: a connecting
+		// client's session is taken over and read before they see it.
+		b.cluster = newClusterHook(*cluster, b)
+		if err := srv.AddHook(b.cluster, nil); err != nil {
+			return nil, fmt.Errorf("mqtt: add cluster hook: %w", err)
+		}
+	}
 	protocol := &protocolHook{
 		srv:           srv,
 		maxPacketSize: caps.MaximumPacketSize,
@@ -422,19 +436,6 @@ func newBroker(cfg Config, dir *directory, logger *slog.Logger, durable bool, cl
 	}
 	if err := srv.AddHook(protocol, nil); err != nil {
 		return nil, fmt.Errorf("mqtt: add protocol hook: %w", err)
-	}
-	b := &broker{srv: srv}
-	if durable {
-		b.store = newStoreHook()
-		b.store.srv = srv
-	}
-	if cluster != nil {
-		// Before the store: a connecting client's session is taken over
-		// (and read) before the store sees it.
-		b.cluster = newClusterHook(*cluster, b)
-		if err := srv.AddHook(b.cluster, nil); err != nil {
-			return nil, fmt.Errorf("mqtt: add cluster hook: %w", err)
-		}
 	}
 	if durable {
 		if err := srv.AddHook(b.store, nil); err != nil {
