@@ -9,8 +9,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mochi "github.com/mochi-mqtt/server/v2"
@@ -18,6 +22,8 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/herald-mq/herald/internal/clock"
 )
 
 // Cluster is what the brokers of several herald processes on one JetStream
@@ -103,10 +109,20 @@ type clusterHook struct {
 	b     *broker
 	store *storeHook
 
+	clk     clock.Clock
 	kv      jetstream.KeyValue
 	bucket  *streamBucket
 	consume jetstream.ConsumeContext
 	nodeSub *nats.Subscription
+	applied atomic.Uint64 // the last MsgStream sequence read
+	stop    chan struct{} // closed by close: the checkpoints stop
+	done    chan struct{} // closed when they have
+
+	// Set while the broker starts: the bucket's o. and n. keys, and the
+	// sessions claimed from brokers that are gone (client id -> node id),
+	// to catch up once it serves.
+	keys    map[string]bucketEntry
+	adopted map[string]string
 
 	mu     sync.Mutex
 	closed bool                   // no more queue subscriptions
@@ -121,18 +137,20 @@ type shareGroup struct {
 	subs    []*nats.Subscription
 }
 
-func newClusterHook(c Cluster, b *broker) *clusterHook {
+func newClusterHook(c Cluster, b *broker, clk clock.Clock) *clusterHook {
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	return &clusterHook{
-		c:      c,
-		node:   hex.EncodeToString(id[:]),
-		srv:    b.srv,
-		b:      b,
-		store:  b.store,
-		shares: map[string]*shareGroup{},
-		owned:  map[string]uint64{},
-		alive:  map[string]bool{},
+		c:       c,
+		clk:     clk,
+		adopted: map[string]string{},
+		node:    hex.EncodeToString(id[:]),
+		srv:     b.srv,
+		b:       b,
+		store:   b.store,
+		shares:  map[string]*shareGroup{},
+		owned:   map[string]uint64{},
+		alive:   map[string]bool{},
 	}
 }
 
@@ -154,10 +172,11 @@ var clusterHookEvents = []byte{
 
 // open creates the stream and answers takeover requests; it runs before the
 // store loads, so that sessions it claims are not released meanwhile.
-func (h *clusterHook) open(ctx context.Context) error {
+func (h *clusterHook) open(ctx context.Context, kv jetstream.KeyValue) error {
 	if h.c.Conn == nil || h.c.JS == nil || h.c.Stream == nil {
 		return errors.New("mqtt: cluster: needs a connection, JetStream and a stream creator")
 	}
+	h.kv = kv
 	if _, err := h.c.Stream(ctx, jetstream.StreamConfig{
 		Name:        MsgStream,
 		Description: "herald MQTT: publishes accepted by one broker, for the others",
@@ -184,9 +203,16 @@ func (h *clusterHook) follow(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("mqtt: cluster: follow %s: %w", MsgStream, err)
 	}
+	start := st.CachedInfo().State.LastSeq
+	// The first checkpoint, before anything is read: a broker that dies
+	// at any time has one.
+	if _, err := h.kv.Put(ctx, checkpointKey(h.node), []byte(strconv.FormatUint(start, 10))); err != nil {
+		return fmt.Errorf("mqtt: cluster: checkpoint: %w", err)
+	}
+	h.applied.Store(start)
 	cons, err := h.c.JS.OrderedConsumer(ctx, MsgStream, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:   st.CachedInfo().State.LastSeq + 1,
+		OptStartSeq:   start + 1,
 	})
 	if err != nil {
 		return fmt.Errorf("mqtt: cluster: follow %s: %w", MsgStream, err)
@@ -196,12 +222,21 @@ func (h *clusterHook) follow(ctx context.Context) error {
 		return fmt.Errorf("mqtt: cluster: follow %s: %w", MsgStream, err)
 	}
 	h.consume = cc
+	h.stop, h.done = make(chan struct{}), make(chan struct{})
+	go h.checkpoints(start)
 	// Shared subscriptions of the sessions loaded at start.
 	for id, cl := range h.srv.Clients.GetAll() {
 		for f := range cl.State.Subscriptions.GetAll() {
 			h.addShare(f, id)
 		}
 	}
+	for id, node := range h.adopted {
+		if err := h.catchUp(ctx, id, node); err != nil {
+			h.store.Log.Error("mqtt cluster: catching a session up failed", "client", id, "error", err)
+		}
+	}
+	h.adopted = nil
+	h.sweep(ctx)
 	return nil
 }
 
@@ -209,6 +244,11 @@ func (h *clusterHook) follow(ctx context.Context) error {
 func (h *clusterHook) close() {
 	if h.consume != nil {
 		h.consume.Stop()
+	}
+	if h.stop != nil {
+		close(h.stop)
+		<-h.done
+		h.stop = nil
 	}
 	if h.nodeSub != nil {
 		_ = h.nodeSub.Unsubscribe()
@@ -264,6 +304,9 @@ func (h *clusterHook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Pa
 
 // onMessage publishes another broker's message to the local subscribers.
 func (h *clusterHook) onMessage(msg jetstream.Msg) {
+	if meta, err := msg.Metadata(); err == nil {
+		defer h.applied.Store(meta.Sequence.Stream)
+	}
 	if msg.Headers().Get(headerNode) == h.node {
 		return
 	}
@@ -412,43 +455,52 @@ func (h *clusterHook) OnSessionEstablish(cl *mochi.Client, _ packets.Packet) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
-	moved, err := h.acquire(ctx, cl.ID)
+	moved, gone, err := h.acquire(ctx, cl.ID)
 	if err != nil {
 		h.store.Log.Error("mqtt cluster: taking the session over failed", "client", cl.ID, "error", err)
 		return
 	}
-	if moved {
-		if err := h.loadSession(ctx, cl.ID); err != nil {
-			h.store.Log.Error("mqtt cluster: reading the session failed", "client", cl.ID, "error", err)
+	if !moved {
+		return
+	}
+	if err := h.loadSession(ctx, cl.ID); err != nil {
+		h.store.Log.Error("mqtt cluster: reading the session failed", "client", cl.ID, "error", err)
+		return
+	}
+	if gone != "" {
+		if err := h.catchUp(ctx, cl.ID, gone); err != nil {
+			h.store.Log.Error("mqtt cluster: catching the session up failed", "client", cl.ID, "error", err)
 		}
 	}
 }
 
 // acquire claims the client id's owner key and reports whether another
-// broker held it (so the session must be read from the bucket).
-func (h *clusterHook) acquire(ctx context.Context, clientID string) (bool, error) {
+// broker held it (so the session must be read from the bucket), and which,
+// if it is gone (so the session must be caught up).
+func (h *clusterHook) acquire(ctx context.Context, clientID string) (moved bool, gone string, err error) {
 	key := prefixOwner + "." + keyToken(clientID)
-	moved := false
 	for range 5 {
 		var rev uint64
 		e, err := h.kv.Get(ctx, key)
 		switch {
 		case errors.Is(err, jetstream.ErrKeyNotFound):
 		case err != nil:
-			return false, err
+			return false, "", err
 		default:
 			rev = e.Revision()
 			owner := string(e.Value())
 			if owner == h.node {
 				h.setOwned(clientID, rev)
-				return moved, nil
+				return moved, gone, nil
 			}
-			if owner != "" {
-				if err := h.takeover(ctx, owner, clientID); err != nil {
-					return false, err
-				}
+			alive, err := h.takeover(ctx, owner, clientID)
+			if err != nil {
+				return false, "", err
 			}
-			moved = true
+			moved, gone = true, ""
+			if !alive {
+				gone = owner
+			}
 		}
 		if rev == 0 {
 			rev, err = h.kv.Create(ctx, key, []byte(h.node))
@@ -457,13 +509,13 @@ func (h *clusterHook) acquire(ctx context.Context, clientID string) (bool, error
 		}
 		if err == nil {
 			h.setOwned(clientID, rev)
-			return moved, nil
+			return moved, gone, nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyExists) && !isWrongSequence(err) {
-			return false, err
+			return false, "", err
 		}
 	}
-	return false, errors.New("the owner key keeps changing")
+	return false, "", errors.New("the owner key keeps changing")
 }
 
 func isWrongSequence(err error) bool {
@@ -477,19 +529,20 @@ func (h *clusterHook) setOwned(clientID string, rev uint64) {
 	h.mu.Unlock()
 }
 
-// takeover asks node to give the client id up; a node that is gone (no
-// one answers its subject) has nothing to give up.
-func (h *clusterHook) takeover(ctx context.Context, node, clientID string) error {
+// takeover asks node to give the client id up and reports whether it is
+// alive: a node that is gone (no one answers its subject) has nothing to
+// give up.
+func (h *clusterHook) takeover(ctx context.Context, node, clientID string) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	_, err := h.c.Conn.RequestWithContext(ctx, nodeSubjectPrefix+node, []byte(clientID))
 	if errors.Is(err, nats.ErrNoResponders) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("ask %s to give up the session: %w", node, err)
+		return false, fmt.Errorf("ask %s to give up the session: %w", node, err)
 	}
-	return nil
+	return true, nil
 }
 
 // onTakeover gives up a client id another broker claims: its connection is
@@ -580,26 +633,52 @@ func (h *clusterHook) disown(clientID string) {
 }
 
 // claimStored decides, when the broker starts, which stored sessions it
-// loads: those no one holds, or whose holder no longer answers; owners maps
-// owner keys to their entries.
-func (h *clusterHook) claimStored(ctx context.Context, clientID string, owners map[string]bucketEntry) bool {
-	key := prefixOwner + "." + keyToken(clientID)
-	e, held := owners[key]
-	var rev uint64
-	var err error
-	if held {
-		if h.nodeAlive(ctx, string(e.value)) {
-			return false
+// loads: those no one holds, or whose holder no longer answers, claiming
+// each. keys are the bucket's o. and n. keys.
+func (h *clusterHook) claimStored(ctx context.Context, keys map[string]bucketEntry, clientIDs []string) map[string]bool {
+	h.keys = keys
+	out := make(map[string]bool, len(clientIDs))
+	for _, id := range clientIDs {
+		key := prefixOwner + "." + keyToken(id)
+		e, held := keys[key]
+		var rev uint64
+		var err error
+		if held {
+			if h.nodeAlive(ctx, string(e.value)) {
+				continue
+			}
+			rev, err = h.kv.Update(ctx, key, []byte(h.node), e.seq)
+			if err == nil {
+				h.adopted[id] = string(e.value)
+			}
+		} else {
+			rev, err = h.kv.Create(ctx, key, []byte(h.node))
 		}
-		rev, err = h.kv.Update(ctx, key, []byte(h.node), e.seq)
-	} else {
-		rev, err = h.kv.Create(ctx, key, []byte(h.node))
+		if err == nil {
+			h.setOwned(id, rev)
+			out[id] = true
+		}
 	}
-	if err != nil {
-		return false
+	return out
+}
+
+// sweep removes the checkpoints of brokers that are gone and hold no
+// session (by the keys read at start).
+func (h *clusterHook) sweep(ctx context.Context) {
+	holders := map[string]bool{}
+	for k, e := range h.keys {
+		if strings.HasPrefix(k, prefixOwner+".") {
+			holders[string(e.value)] = true
+		}
 	}
-	h.setOwned(clientID, rev)
-	return true
+	for k, e := range h.keys {
+		node, ok := strings.CutPrefix(k, prefixCheckpoint+".")
+		if !ok || holders[node] || h.nodeAlive(ctx, node) {
+			continue
+		}
+		_ = h.kv.Delete(ctx, k, jetstream.LastRevision(e.seq))
+	}
+	h.keys = nil
 }
 
 // nodeAlive asks a node whether it runs; one that cannot be asked counts
@@ -689,4 +768,180 @@ func shareFilter(filter string) (string, bool) {
 	}
 	_, f, ok := strings.Cut(rest, "/")
 	return f, ok && f != ""
+}
+
+// A broker records, under n.<node id>, the last MsgStream sequence it has
+// put into its sessions (a checkpoint, written every checkpointInterval,
+// one interval late so that what a publish accepted here still had to do
+// locally is done). A broker that takes over the sessions of one that is
+// gone delivers to each of them, from the stream, what came after that
+// broker's checkpoint: what it had not yet delivered when it died, and what
+// was published while no broker held them (within msgMaxAge).
+const (
+	prefixCheckpoint   = "n"
+	checkpointInterval = time.Second
+)
+
+func checkpointKey(node string) string { return prefixCheckpoint + "." + node }
+
+// checkpoints writes the checkpoint until stop is closed.
+func (h *clusterHook) checkpoints(written uint64) {
+	defer close(h.done)
+	pending := written
+	for {
+		t := h.clk.NewTimer(checkpointInterval)
+		select {
+		case <-h.stop:
+			t.Stop()
+			return
+		case <-t.C():
+		}
+		if pending > written {
+			ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+			_, err := h.kv.Put(ctx, checkpointKey(h.node), []byte(strconv.FormatUint(pending, 10)))
+			cancel()
+			if err == nil {
+				written = pending
+			}
+		}
+		pending = h.applied.Load()
+	}
+}
+
+// lastCheckpoint writes the checkpoint once the broker has closed: every
+// message read has been delivered.
+func (h *clusterHook) lastCheckpoint() {
+	seq := h.applied.Load()
+	if seq == 0 {
+		return // nothing read (or it never followed): the first checkpoint stands
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if _, err := h.kv.Put(ctx, checkpointKey(h.node), []byte(strconv.FormatUint(seq, 10))); err != nil {
+		h.store.Log.Warn("mqtt cluster: writing the last checkpoint failed", "error", err)
+	}
+}
+
+// catchUp delivers to the session of clientID, just read from the bucket,
+// the messages after the checkpoint of node, its previous holder, which is
+// gone, that its subscriptions match: at least once (what the holder
+// delivered after its checkpoint comes again).
+func (h *clusterHook) catchUp(ctx context.Context, clientID, node string) error {
+	e, err := h.kv.Get(ctx, checkpointKey(node))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil // it never followed the stream: it held nothing
+	}
+	if err != nil {
+		return err
+	}
+	from, err := strconv.ParseUint(string(e.Value()), 10, 64)
+	if err != nil {
+		return fmt.Errorf("checkpoint of %s: %w", node, err)
+	}
+	cl, ok := h.srv.Clients.Get(clientID)
+	if !ok {
+		return nil
+	}
+	idx := mochi.NewTopicsIndex()
+	var subjects []string
+	seen := map[string]bool{}
+	for f, sub := range cl.State.Subscriptions.GetAll() {
+		if _, shared := shareFilter(f); shared {
+			continue // one member of the group got them
+		}
+		idx.Subscribe(clientID, sub)
+		for _, s := range filterSubjects(f) {
+			if !seen[s] {
+				seen[s] = true
+				subjects = append(subjects, s)
+			}
+		}
+	}
+	if len(subjects) == 0 {
+		return nil
+	}
+	st, err := h.c.JS.Stream(ctx, MsgStream)
+	if err != nil {
+		return err
+	}
+	state := st.CachedInfo().State
+	last := state.LastSeq // later ones reach the session through follow
+	if from >= last {
+		return nil
+	}
+	if from+1 < state.FirstSeq {
+		h.store.Log.Warn("mqtt cluster: messages for a taken-over session have expired from the stream", "client", clientID, "from", from+1, "first", state.FirstSeq)
+	}
+	cons, err := st.CreateConsumer(ctx, jetstream.ConsumerConfig{
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       from + 1,
+		FilterSubjects:    subjects,
+		AckPolicy:         jetstream.AckNonePolicy,
+		MemoryStorage:     true,
+		InactiveThreshold: time.Minute, // if the delete below fails
+	})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = st.DeleteConsumer(context.WithoutCancel(ctx), cons.CachedInfo().Name) }()
+	left := cons.CachedInfo().NumPending
+	for left > 0 {
+		batch, err := cons.Fetch(int(min(left, scanBatch)), jetstream.FetchMaxWait(requestTimeout))
+		if err != nil {
+			return err
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			meta, err := m.Metadata()
+			if err != nil || meta.Sequence.Stream > last {
+				continue
+			}
+			pk, origin, err := decodeForward(m.Data())
+			if err != nil {
+				continue
+			}
+			pk.Origin = origin
+			if sub, ok := idx.Subscribers(pk.TopicName).Subscriptions[clientID]; ok {
+				h.queue(cl, sub, pk)
+			}
+		}
+		if err := batch.Error(); err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		left -= uint64(n)
+	}
+	return nil
+}
+
+// queue puts a QoS 1/2 message into an offline session's inflight store, as
+// mochi does when it publishes to a disconnected client; QoS 0 messages are
+// not kept for offline clients.
+func (h *clusterHook) queue(cl *mochi.Client, sub packets.Subscription, pk packets.Packet) {
+	if sub.NoLocal && pk.Origin == cl.ID {
+		return
+	}
+	out := pk.Copy(false)
+	if !sub.FwdRetainedFlag && (cl.Properties.ProtocolVersion < 5 || !sub.RetainAsPublished) {
+		out.FixedHeader.Retain = false
+	}
+	if len(sub.Identifiers) > 0 {
+		out.Properties.SubscriptionIdentifier = slices.Sorted(maps.Values(sub.Identifiers))
+	}
+	out.FixedHeader.Qos = min(out.FixedHeader.Qos, sub.Qos)
+	if out.FixedHeader.Qos == 0 || cl.State.Inflight.Len() >= int(h.srv.Options.Capabilities.MaximumInflight) {
+		return
+	}
+	id, err := cl.NextPacketID()
+	if err != nil {
+		return
+	}
+	out.PacketID = uint16(id)
+	if cl.State.Inflight.Set(out) {
+		atomic.AddInt64(&h.srv.Info.Inflight, 1)
+		h.store.OnQosPublish(cl, out, out.Created, 0)
+	}
 }

@@ -234,3 +234,29 @@ func TestClusterSharedSubscriptionOnce(t *testing.T) {
 	require.Positive(t, perWorker["a"])
 	require.Positive(t, perWorker["b"])
 }
+
+// A persistent session whose broker stopped resumes on another with what was
+// queued for it and what was published while no broker held it.
+func TestClusterSessionOfAStoppedBrokerCatchesUp(t *testing.T) {
+	t.Parallel()
+	eng := enginetest.New(t)
+	a, b := startClustered(t, eng), startClustered(t, eng)
+	first, _ := sessionOn(t, a, "roamer", nil)
+	first.subscribe(t, "job/#", 2)
+	first.close(t)
+	watch := dial(t, a, "watch", root.Username, root.Password)
+	watch.subscribe(t, "job/#", 1)
+	publishOK(t, b, "job/1", "qos=1", "queued on a")
+	watch.until(t, "job/1")
+	stopServer(t, a)
+	publishOK(t, b, "job/2", "qos=2", "while no one held it")
+
+	resumed, ca := sessionOn(t, b, "roamer", nil)
+	require.True(t, ca.SessionPresent)
+	got := map[string]bool{}
+	for len(got) < 2 {
+		m := resumed.next(t)
+		got[m.Topic+"="+string(m.Payload)] = true
+	}
+	require.Equal(t, map[string]bool{"job/1=queued on a": true, "job/2=while no one held it": true}, got)
+}

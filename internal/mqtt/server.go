@@ -114,7 +114,7 @@ func New(cfg Config, logger *slog.Logger, clk clock.Clock, opts ...Option) (*Ser
 	if o.cluster != nil && o.kv == nil {
 		return nil, errors.New("mqtt: a cluster needs a store (WithStore)")
 	}
-	b, err := newBroker(cfg, dir, logger, o.kv != nil, o.cluster)
+	b, err := newBroker(cfg, dir, logger, clk, o.kv != nil, o.cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -191,9 +191,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 	}()
 	if s.broker.store != nil {
-		var claim func(context.Context, string, map[string]bucketEntry) bool
+		var claim claimFunc
 		if cluster != nil {
-			if err := cluster.open(ctx); err != nil {
+			kv, err := s.kv(ctx, Bucket, 1)
+			if err != nil {
+				return fmt.Errorf("mqtt: open store: %w", err)
+			}
+			if err := cluster.open(ctx, kv); err != nil {
 				return err
 			}
 			claim = cluster.claimStored
@@ -203,7 +207,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			return err
 		}
 		if cluster != nil {
-			cluster.kv, cluster.bucket = s.broker.store.kv, s.broker.store.bucket.(*streamBucket)
+			cluster.bucket = s.broker.store.bucket.(*streamBucket)
 		}
 	}
 	if err := s.broker.srv.Serve(); err != nil {
@@ -327,6 +331,9 @@ func (s *Server) Stop(ctx context.Context) error {
 		}()
 		select {
 		case <-closed:
+			if s.broker.cluster != nil {
+				s.broker.cluster.lastCheckpoint()
+			}
 		case <-ctx.Done():
 			errs = append(errs, fmt.Errorf("mqtt: broker close: %w", ctx.Err()))
 		}
@@ -390,7 +397,7 @@ type broker struct {
 	remote  sync.Pool // of inline *mochi.Client that publish what other brokers accepted
 }
 
-func newBroker(cfg Config, dir *directory, logger *slog.Logger, durable bool, cluster *Cluster) (*broker, error) {
+func newBroker(cfg Config, dir *directory, logger *slog.Logger, clk clock.Clock, durable bool, cluster *Cluster) (*broker, error) {
 	caps := mochi.NewDefaultServerCapabilities()
 	// mochi expires every message and retained message after 24 hours by
 	// default, and stamps that expiry on messages that had none. MQTT 5 has
@@ -423,7 +430,7 @@ func newBroker(cfg Config, dir *directory, logger *slog.Logger, durable bool, cl
 		// After the ACL check of a publish; before the protocol hook, which
 		// orders a resumed session's messages, and the store: a connecting
 		// client's session is taken over and read before they see it.
-		b.cluster = newClusterHook(*cluster, b)
+		b.cluster = newClusterHook(*cluster, b, clk)
 		if err := srv.AddHook(b.cluster, nil); err != nil {
 			return nil, fmt.Errorf("mqtt: add cluster hook: %w", err)
 		}

@@ -120,10 +120,14 @@ var storeHookEvents = []byte{
 	mochi.StoredSysInfo,
 }
 
+// claimFunc decides which of the stored sessions (by client id) a broker
+// of a cluster loads, given the cluster's keys (o. and n.) in the bucket.
+type claimFunc func(ctx context.Context, keys map[string]bucketEntry, clientIDs []string) map[string]bool
+
 // open opens the bucket and reads everything in it, for the Stored* methods
 // that mochi calls when it starts serving. With claim (a cluster), only the
 // sessions claim gives this broker are loaded.
-func (h *storeHook) open(ctx context.Context, kvf KVFunc, stream StreamFunc, claim func(ctx context.Context, clientID string, owners map[string]bucketEntry) bool) error {
+func (h *storeHook) open(ctx context.Context, kvf KVFunc, stream StreamFunc, claim claimFunc) error {
 	kv, err := kvf(ctx, Bucket, 1)
 	if err != nil {
 		return fmt.Errorf("mqtt: open store: %w", err)
@@ -145,10 +149,10 @@ func (h *storeHook) open(ctx context.Context, kvf KVFunc, stream StreamFunc, cla
 		h.markerTTL = markerTTL
 	}
 	var sess sessionState
-	owners := map[string]bucketEntry{}
+	keys := map[string]bucketEntry{}
 	for _, e := range entries {
-		if strings.HasPrefix(e.key, prefixOwner+".") {
-			owners[e.key] = e
+		if strings.HasPrefix(e.key, prefixOwner+".") || strings.HasPrefix(e.key, prefixCheckpoint+".") {
+			keys[e.key] = e
 			continue
 		}
 		if err := sess.add(e.key, e.value); err != nil {
@@ -156,7 +160,7 @@ func (h *storeHook) open(ctx context.Context, kvf KVFunc, stream StreamFunc, cla
 		}
 	}
 	if claim != nil {
-		sess = sess.only(func(clientID string) bool { return claim(ctx, clientID, owners) })
+		sess = sess.only(claim(ctx, keys, sess.ids()))
 	}
 	h.clients, h.subs, h.inflight, h.retained, h.replay = sess.clients, sess.subs, sess.inflight, sess.retained, sess.replay
 	for _, id := range sess.ids() {
@@ -231,13 +235,9 @@ func (v *sessionState) ids() []string {
 	return out
 }
 
-// only keeps the sessions of the client ids keep says yes to (asked once
-// each), the retained messages and the pending publishes.
-func (v *sessionState) only(keep func(clientID string) bool) sessionState {
-	ok := map[string]bool{}
-	for _, id := range v.ids() {
-		ok[id] = keep(id)
-	}
+// only keeps the sessions of the client ids in ok, the retained messages
+// and the pending publishes.
+func (v *sessionState) only(ok map[string]bool) sessionState {
 	out := sessionState{retained: v.retained, replay: v.replay}
 	for _, c := range v.clients {
 		if ok[c.ID] {
