@@ -231,7 +231,11 @@ func (h *clusterHook) follow(ctx context.Context) error {
 		}
 	}
 	for id, node := range h.adopted {
-		if err := h.catchUp(ctx, id, node); err != nil {
+		from, err := h.checkpointOf(ctx, node)
+		if err == nil && from > 0 {
+			err = h.catchUp(ctx, id, from)
+		}
+		if err != nil {
 			h.store.Log.Error("mqtt cluster: catching a session up failed", "client", id, "error", err)
 		}
 	}
@@ -455,7 +459,7 @@ func (h *clusterHook) OnSessionEstablish(cl *mochi.Client, _ packets.Packet) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
-	moved, gone, err := h.acquire(ctx, cl.ID)
+	moved, from, err := h.acquire(ctx, cl.ID)
 	if err != nil {
 		h.store.Log.Error("mqtt cluster: taking the session over failed", "client", cl.ID, "error", err)
 		return
@@ -467,17 +471,19 @@ func (h *clusterHook) OnSessionEstablish(cl *mochi.Client, _ packets.Packet) {
 		h.store.Log.Error("mqtt cluster: reading the session failed", "client", cl.ID, "error", err)
 		return
 	}
-	if gone != "" {
-		if err := h.catchUp(ctx, cl.ID, gone); err != nil {
+	if from > 0 {
+		if err := h.catchUp(ctx, cl.ID, from); err != nil {
 			h.store.Log.Error("mqtt cluster: catching the session up failed", "client", cl.ID, "error", err)
 		}
 	}
 }
 
 // acquire claims the client id's owner key and reports whether another
-// broker held it (so the session must be read from the bucket), and which,
-// if it is gone (so the session must be caught up).
-func (h *clusterHook) acquire(ctx context.Context, clientID string) (moved bool, gone string, err error) {
+// broker held it (so the session must be read from the bucket) and, if so,
+// the MsgStream sequence from which the session must be caught up (0:
+// none): after what the holder had delivered when it let the session go,
+// or after the checkpoint of a holder that is gone.
+func (h *clusterHook) acquire(ctx context.Context, clientID string) (moved bool, from uint64, err error) {
 	key := prefixOwner + "." + keyToken(clientID)
 	for range 5 {
 		var rev uint64
@@ -485,22 +491,18 @@ func (h *clusterHook) acquire(ctx context.Context, clientID string) (moved bool,
 		switch {
 		case errors.Is(err, jetstream.ErrKeyNotFound):
 		case err != nil:
-			return false, "", err
+			return false, 0, err
 		default:
 			rev = e.Revision()
 			owner := string(e.Value())
 			if owner == h.node {
 				h.setOwned(clientID, rev)
-				return moved, gone, nil
+				return moved, from, nil
 			}
-			alive, err := h.takeover(ctx, owner, clientID)
-			if err != nil {
-				return false, "", err
+			if from, err = h.takeover(ctx, owner, clientID); err != nil {
+				return false, 0, err
 			}
-			moved, gone = true, ""
-			if !alive {
-				gone = owner
-			}
+			moved = true
 		}
 		if rev == 0 {
 			rev, err = h.kv.Create(ctx, key, []byte(h.node))
@@ -509,13 +511,13 @@ func (h *clusterHook) acquire(ctx context.Context, clientID string) (moved bool,
 		}
 		if err == nil {
 			h.setOwned(clientID, rev)
-			return moved, gone, nil
+			return moved, from, nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyExists) && !isWrongSequence(err) {
-			return false, "", err
+			return false, 0, err
 		}
 	}
-	return false, "", errors.New("the owner key keeps changing")
+	return false, 0, errors.New("the owner key keeps changing")
 }
 
 func isWrongSequence(err error) bool {
@@ -529,31 +531,55 @@ func (h *clusterHook) setOwned(clientID string, rev uint64) {
 	h.mu.Unlock()
 }
 
-// takeover asks node to give the client id up and reports whether it is
-// alive: a node that is gone (no one answers its subject) has nothing to
-// give up.
-func (h *clusterHook) takeover(ctx context.Context, node, clientID string) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+// takeover asks node to give the client id up and returns the sequence
+// the session must be caught up from (0: none): the one after what the
+// node answers it has read, or, when it is gone (no one answers its
+// subject), after its checkpoint.
+func (h *clusterHook) takeover(ctx context.Context, node, clientID string) (uint64, error) {
+	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	_, err := h.c.Conn.RequestWithContext(ctx, nodeSubjectPrefix+node, []byte(clientID))
+	reply, err := h.c.Conn.RequestWithContext(rctx, nodeSubjectPrefix+node, []byte(clientID))
 	if errors.Is(err, nats.ErrNoResponders) {
-		return false, nil
+		return h.checkpointOf(ctx, node)
 	}
 	if err != nil {
-		return false, fmt.Errorf("ask %s to give up the session: %w", node, err)
+		return 0, fmt.Errorf("ask %s to give up the session: %w", node, err)
 	}
-	return true, nil
+	seq, err := strconv.ParseUint(string(reply.Data), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("answer of %s: %w", node, err)
+	}
+	return seq + 1, nil
+}
+
+// checkpointOf returns the sequence after a node's checkpoint; 0 if it has
+// none.
+func (h *clusterHook) checkpointOf(ctx context.Context, node string) (uint64, error) {
+	e, err := h.kv.Get(ctx, checkpointKey(node))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return 0, nil // it never followed the stream: it held nothing
+	}
+	if err != nil {
+		return 0, err
+	}
+	seq, err := strconv.ParseUint(string(e.Value()), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("checkpoint of %s: %w", node, err)
+	}
+	return seq + 1, nil
 }
 
 // onTakeover gives up a client id another broker claims: its connection is
 // closed (MQTT 5: DISCONNECT 0x8E session taken over) and its session
 // leaves memory, without touching the bucket, from which the claimer reads
-// it. An empty request only asks whether this node is alive.
+// it. The answer is the last sequence read from MsgStream once the session
+// is gone from the broker: what came after it, the claimer delivers. An
+// empty request only asks whether this node is alive.
 func (h *clusterHook) onTakeover(m *nats.Msg) {
 	if id := string(m.Data); id != "" {
 		h.release(id)
 	}
-	_ = m.Respond(nil)
+	_ = m.Respond([]byte(strconv.FormatUint(h.applied.Load(), 10)))
 }
 
 func (h *clusterHook) release(clientID string) {
@@ -823,21 +849,10 @@ func (h *clusterHook) lastCheckpoint() {
 }
 
 // catchUp delivers to the session of clientID, just read from the bucket,
-// the messages after the checkpoint of node, its previous holder, which is
-// gone, that its subscriptions match: at least once (what the holder
-// delivered after its checkpoint comes again).
-func (h *clusterHook) catchUp(ctx context.Context, clientID, node string) error {
-	e, err := h.kv.Get(ctx, checkpointKey(node))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil // it never followed the stream: it held nothing
-	}
-	if err != nil {
-		return err
-	}
-	from, err := strconv.ParseUint(string(e.Value()), 10, 64)
-	if err != nil {
-		return fmt.Errorf("checkpoint of %s: %w", node, err)
-	}
+// the messages from sequence from on that its subscriptions match, which
+// its previous holder had not delivered to it: at least once (some may
+// have been).
+func (h *clusterHook) catchUp(ctx context.Context, clientID string, from uint64) error {
 	cl, ok := h.srv.Clients.Get(clientID)
 	if !ok {
 		return nil
@@ -866,15 +881,15 @@ func (h *clusterHook) catchUp(ctx context.Context, clientID, node string) error 
 	}
 	state := st.CachedInfo().State
 	last := state.LastSeq // later ones reach the session through follow
-	if from >= last {
+	if from > last {
 		return nil
 	}
-	if from+1 < state.FirstSeq {
-		h.store.Log.Warn("mqtt cluster: messages for a taken-over session have expired from the stream", "client", clientID, "from", from+1, "first", state.FirstSeq)
+	if from < state.FirstSeq {
+		h.store.Log.Warn("mqtt cluster: messages for a taken-over session have expired from the stream", "client", clientID, "from", from, "first", state.FirstSeq)
 	}
 	cons, err := st.CreateConsumer(ctx, jetstream.ConsumerConfig{
 		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       from + 1,
+		OptStartSeq:       from,
 		FilterSubjects:    subjects,
 		AckPolicy:         jetstream.AckNonePolicy,
 		MemoryStorage:     true,

@@ -48,6 +48,25 @@ func (c *mqttClient) until(t *testing.T, last string) []string {
 	}
 }
 
+// untilNew is until without the messages in seen (adding those it
+// returns): a session taken over gets again, at least once, what the
+// takeover may have cut off.
+func (c *mqttClient) untilNew(t *testing.T, last string, seen map[string]bool) []string {
+	t.Helper()
+	var got []string
+	for {
+		m := c.next(t)
+		v := m.Topic + "=" + string(m.Payload)
+		if !seen[v] {
+			seen[v] = true
+			got = append(got, v)
+		}
+		if m.Topic == last {
+			return got
+		}
+	}
+}
+
 // A message published on one broker (MQTT at each QoS, and the gateway)
 // reaches the subscribers of both brokers once each, in order, and is not
 // sent back (no loop).
@@ -156,13 +175,12 @@ func TestClusterSessionTakeover(t *testing.T) {
 	taken := make(chan *paho.Disconnect, 1)
 	second, ca := sessionOn(t, b, "roamer", taken)
 	require.True(t, ca.SessionPresent)
-	m := second.next(t)
-	require.Equal(t, "job/1", m.Topic)
-	require.Equal(t, "queued", string(m.Payload))
+	seen := map[string]bool{}
+	require.Equal(t, []string{"job/1=queued"}, second.untilNew(t, "job/1", seen))
 	publishOK(t, a, "job/2", "qos=1", "from a")
-	require.Equal(t, []string{"job/2=from a"}, second.until(t, "job/2"))
+	require.Equal(t, []string{"job/2=from a"}, second.untilNew(t, "job/2", seen))
 	publishOK(t, b, "job/3", "qos=1", "from b")
-	require.Equal(t, []string{"job/3=from b"}, second.until(t, "job/3"))
+	require.Equal(t, []string{"job/3=from b"}, second.untilNew(t, "job/3", seen))
 
 	// Back to a while the connection to b is open: b closes it.
 	third, ca := sessionOn(t, a, "roamer", nil)
@@ -174,10 +192,7 @@ func TestClusterSessionTakeover(t *testing.T) {
 		t.Fatal("no DISCONNECT")
 	}
 	publishOK(t, b, "job/4", "qos=1", "after")
-	// Delivery is at least once: a message whose PUBACK the takeover cut
-	// off comes again first.
-	got := third.until(t, "job/4")
-	require.Subset(t, []string{"job/1=queued", "job/2=from a", "job/3=from b"}, got[:len(got)-1])
+	require.Equal(t, []string{"job/4=after"}, third.untilNew(t, "job/4", seen))
 }
 
 // Each message of a shared subscription goes to one member, whichever
