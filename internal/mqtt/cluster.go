@@ -168,6 +168,7 @@ var clusterHookEvents = []byte{
 	mochi.OnSelectSubscribers,
 	mochi.OnSubscribed,
 	mochi.OnUnsubscribed,
+	mochi.OnWillSent,
 }
 
 // open creates the stream and answers takeover requests; it runs before the
@@ -280,6 +281,29 @@ func (h *clusterHook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Pa
 	if fromCluster(cl) {
 		return pk, nil
 	}
+	if err := h.forward(cl, pk); err != nil {
+		if pk.FixedHeader.Qos == 0 {
+			return pk, nil // at most once: local subscribers still get it
+		}
+		if !cl.Net.Inline && cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos == 1 {
+			return pk, packets.ErrUnspecifiedError
+		}
+		return pk, packets.ErrRejectPacket
+	}
+	return pk, nil
+}
+
+// OnWillSent forwards a will, which mochi publishes to the local
+// subscribers without OnPublish.
+func (h *clusterHook) OnWillSent(cl *mochi.Client, pk packets.Packet) {
+	if !cl.Net.Inline {
+		_ = h.forward(cl, pk)
+	}
+}
+
+// forward writes a message accepted here to MsgStream: QoS 0 without
+// waiting for the stream.
+func (h *clusterHook) forward(cl *mochi.Client, pk packets.Packet) error {
 	m := message(pk)
 	m.Origin = cl.ID
 	data, err := m.MarshalBinary()
@@ -295,15 +319,8 @@ func (h *clusterHook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Pa
 	}
 	if err != nil {
 		h.store.failed("forward", pk.TopicName, err)
-		if pk.FixedHeader.Qos == 0 {
-			return pk, nil // at most once: local subscribers still get it
-		}
-		if !cl.Net.Inline && cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos == 1 {
-			return pk, packets.ErrUnspecifiedError
-		}
-		return pk, packets.ErrRejectPacket
 	}
-	return pk, nil
+	return err
 }
 
 // onMessage publishes another broker's message to the local subscribers.

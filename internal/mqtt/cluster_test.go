@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
@@ -274,4 +275,38 @@ func TestClusterSessionOfAStoppedBrokerCatchesUp(t *testing.T) {
 		got[m.Topic+"="+string(m.Payload)] = true
 	}
 	require.Equal(t, map[string]bool{"job/1=queued on a": true, "job/2=while no one held it": true}, got)
+}
+
+// A will (published by mochi without OnPublish) reaches the subscribers of
+// the other broker, retained there too.
+func TestClusterWillReachesOtherBroker(t *testing.T) {
+	t.Parallel()
+	eng := enginetest.New(t)
+	a, b := startClustered(t, eng), startClustered(t, eng)
+	watcher := dial(t, b, "watcher", root.Username, root.Password)
+	watcher.subscribe(t, "status/#", 1)
+
+	conn, err := net.Dial("tcp", a.MQTTAddr())
+	require.NoError(t, err)
+	c := paho.NewClient(paho.ClientConfig{Conn: packets.NewThreadSafeConn(conn)})
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	cp := credentials("dies", root.Username, root.Password)
+	cp.KeepAlive, cp.CleanStart = 30, true
+	cp.WillMessage = &paho.WillMessage{Topic: "status/dies", QoS: 1, Retain: true, Payload: []byte("gone")}
+	_, err = c.Connect(ctx, cp)
+	require.NoError(t, err)
+	require.NoError(t, conn.Close()) // no DISCONNECT: the will goes
+	select {
+	case <-c.Done():
+	case <-time.After(wait):
+		t.Fatal("paho client did not stop")
+	}
+
+	require.Equal(t, []string{"status/dies=gone"}, watcher.until(t, "status/dies"))
+	late := dial(t, b, "late", root.Username, root.Password)
+	late.subscribe(t, "status/#", 1)
+	m := late.next(t)
+	require.Equal(t, "status/dies", m.Topic)
+	require.True(t, m.Retain)
 }
