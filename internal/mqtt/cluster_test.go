@@ -310,3 +310,29 @@ func TestClusterWillReachesOtherBroker(t *testing.T) {
 	require.Equal(t, "status/dies", m.Topic)
 	require.True(t, m.Retain)
 }
+
+// A broker that starts loads only the stored sessions no live broker holds:
+// not one held by a running broker, but those of a broker that has gone.
+func TestClusterStartLoadsOnlyUnheldSessions(t *testing.T) {
+	t.Parallel()
+	eng := enginetest.New(t)
+	a := startClustered(t, eng)
+	held, _ := sessionOn(t, a, "held", nil)
+	held.subscribe(t, "x/#", 1)
+	held.close(t)
+
+	b := startClustered(t, eng)
+	_, ok := b.broker.srv.Clients.Get("held")
+	require.False(t, ok, "a session held by a running broker was loaded")
+
+	stopServer(t, a)
+	c := startClustered(t, eng)
+	cl, ok := c.broker.srv.Clients.Get("held")
+	require.True(t, ok, "the session of a broker that has gone was not loaded")
+	require.Equal(t, 1, cl.State.Subscriptions.Len())
+	e, err := eng.JS.KeyValue(context.Background(), Bucket)
+	require.NoError(t, err)
+	owner, err := e.Get(context.Background(), prefixOwner+"."+keyToken("held"))
+	require.NoError(t, err)
+	require.Equal(t, c.broker.cluster.node, string(owner.Value()))
+}
