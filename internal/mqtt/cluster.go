@@ -705,6 +705,13 @@ func (h *clusterHook) claimStored(ctx context.Context, keys map[string]bucketEnt
 	return out
 }
 
+// replays reports whether a starting broker replays a pending publish of
+// node: one of a broker that is gone (whose local sessions the broker that
+// claims them also catches up), or written without a cluster.
+func (h *clusterHook) replays(ctx context.Context, node string) bool {
+	return node == "" || !h.nodeAlive(ctx, node)
+}
+
 // sweep removes the checkpoints of brokers that are gone and hold no
 // session (by the keys read at start).
 func (h *clusterHook) sweep(ctx context.Context) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
+	mpackets "github.com/mochi-mqtt/server/v2/packets"
 	"github.com/stretchr/testify/require"
 
 	"github.com/herald-mq/herald/internal/engine"
@@ -335,4 +336,35 @@ func TestClusterStartLoadsOnlyUnheldSessions(t *testing.T) {
 	owner, err := e.Get(context.Background(), prefixOwner+"."+keyToken("held"))
 	require.NoError(t, err)
 	require.Equal(t, c.broker.cluster.node, string(owner.Value()))
+}
+
+// A starting broker replays the pending publishes of brokers that are gone,
+// not those of a running broker, which is still putting them into its
+// sessions.
+func TestClusterStartReplaysOnlyGoneBrokersPending(t *testing.T) {
+	t.Parallel()
+	eng := enginetest.New(t)
+	a := startClustered(t, eng)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	kv, err := eng.KV(ctx, Bucket, 1)
+	require.NoError(t, err)
+	live := pendingKey{node: a.broker.cluster.node, client: "pub", id: 7}.String()
+	gone := pendingKey{node: "0123456789abcdef", client: "pub", id: 8}.String()
+	for i, key := range []string{live, gone} {
+		m := message(mpackets.Packet{
+			FixedHeader: mpackets.FixedHeader{Type: mpackets.Publish, Qos: 1},
+			TopicName:   "p/x", PacketID: uint16(7 + i), Payload: []byte("pending"), Origin: "pub",
+		})
+		m.ID, m.Client = key, "pub"
+		v, err := m.MarshalBinary()
+		require.NoError(t, err)
+		_, err = kv.Put(ctx, key, v)
+		require.NoError(t, err)
+	}
+
+	startClustered(t, eng)
+	keys := storedKeys(t, eng)
+	require.Contains(t, keys, live)
+	require.NotContains(t, keys, gone)
 }

@@ -191,7 +191,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 	}()
 	if s.broker.store != nil {
-		var claim claimFunc
+		var claim claimer
 		if cluster != nil {
 			kv, err := s.kv(ctx, Bucket, 1)
 			if err != nil {
@@ -200,7 +200,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			if err := cluster.open(ctx, kv); err != nil {
 				return err
 			}
-			claim = cluster.claimStored
+			claim = cluster
 		}
 		// Before Serve, which loads what this reads.
 		if err := s.broker.store.open(ctx, s.kv, s.stream, claim); err != nil {
@@ -431,6 +431,9 @@ func newBroker(cfg Config, dir *directory, logger *slog.Logger, clk clock.Clock,
 		// orders a resumed session's messages, and the store: a connecting
 		// client's session is taken over and read before they see it.
 		b.cluster = newClusterHook(*cluster, b, clk)
+		if b.store != nil {
+			b.store.node = b.cluster.node
+		}
 		if err := srv.AddHook(b.cluster, nil); err != nil {
 			return nil, fmt.Errorf("mqtt: add cluster hook: %w", err)
 		}

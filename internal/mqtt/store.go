@@ -76,6 +76,7 @@ type storeHook struct {
 
 	mu       sync.Mutex
 	sessions map[string]struct{} // client ids that may have keys in the bucket
+	node     string              // on a cluster, the broker's node id (in pending keys)
 
 	pending sync.Map // pendingKey -> failures at OnPublish
 
@@ -120,14 +121,20 @@ var storeHookEvents = []byte{
 	mochi.StoredSysInfo,
 }
 
-// claimFunc decides which of the stored sessions (by client id) a broker
-// of a cluster loads, given the cluster's keys (o. and n.) in the bucket.
-type claimFunc func(ctx context.Context, keys map[string]bucketEntry, clientIDs []string) map[string]bool
+// claimer decides what a broker of a cluster loads when it starts.
+type claimer interface {
+	// claimStored returns the stored sessions (by client id) the broker
+	// loads, given the cluster's keys (o. and n.) in the bucket.
+	claimStored(ctx context.Context, keys map[string]bucketEntry, clientIDs []string) map[string]bool
+	// replays reports whether the broker replays a pending publish written
+	// by the broker node ("" for one written by a broker on its own).
+	replays(ctx context.Context, node string) bool
+}
 
 // open opens the bucket and reads everything in it, for the Stored* methods
 // that mochi calls when it starts serving. With claim (a cluster), only the
 // sessions claim gives this broker are loaded.
-func (h *storeHook) open(ctx context.Context, kvf KVFunc, stream StreamFunc, claim claimFunc) error {
+func (h *storeHook) open(ctx context.Context, kvf KVFunc, stream StreamFunc, claim claimer) error {
 	kv, err := kvf(ctx, Bucket, 1)
 	if err != nil {
 		return fmt.Errorf("mqtt: open store: %w", err)
@@ -160,7 +167,14 @@ func (h *storeHook) open(ctx context.Context, kvf KVFunc, stream StreamFunc, cla
 		}
 	}
 	if claim != nil {
-		sess = sess.only(claim(ctx, keys, sess.ids()))
+		replay := sess.replay
+		sess = sess.only(claim.claimStored(ctx, keys, sess.ids()))
+		sess.replay = nil
+		for _, m := range replay {
+			if claim.replays(ctx, pendingNode(m.ID)) {
+				sess.replay = append(sess.replay, m)
+			}
+		}
 	}
 	h.clients, h.subs, h.inflight, h.retained, h.replay = sess.clients, sess.subs, sess.inflight, sess.retained, sess.replay
 	for _, id := range sess.ids() {
@@ -565,6 +579,7 @@ func (h *storeHook) OnQosComplete(cl *mochi.Client, pk packets.Packet) {
 func (h *storeHook) OnQosDropped(cl *mochi.Client, pk packets.Packet) { h.OnQosComplete(cl, pk) }
 
 type pendingKey struct {
+	node   string // on a cluster, the broker's node id
 	client string
 	id     uint16
 }
@@ -579,7 +594,7 @@ func (h *storeHook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Pack
 		return pk, nil
 	}
 	before := h.failures.Load()
-	key := pendingKey{cl.ID, pk.PacketID}
+	key := pendingKey{h.node, cl.ID, pk.PacketID}
 	m := message(pk)
 	m.ID, m.Client = key.String(), cl.ID
 	if !h.put(key.String(), m) {
@@ -596,15 +611,31 @@ func (h *storeHook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Pack
 // session, unless a write failed meanwhile: then the copy stays for the
 // next start to deliver again.
 func (h *storeHook) OnPublished(cl *mochi.Client, pk packets.Packet) {
-	key := pendingKey{cl.ID, pk.PacketID}
+	key := pendingKey{h.node, cl.ID, pk.PacketID}
 	before, ok := h.pending.LoadAndDelete(key)
 	if ok && before.(uint64) == h.failures.Load() {
 		h.del(key.String())
 	}
 }
 
+// String is the key: p.<client>.<packet id>, or on a cluster
+// p.<node>.<client>.<packet id>, so that a broker that starts replays only
+// those of brokers that are gone.
 func (k pendingKey) String() string {
-	return prefixPending + "." + keyToken(k.client) + "." + strconv.Itoa(int(k.id))
+	node := ""
+	if k.node != "" {
+		node = k.node + "."
+	}
+	return prefixPending + "." + node + keyToken(k.client) + "." + strconv.Itoa(int(k.id))
+}
+
+// pendingNode returns the node id in a pending key, "" if it has none.
+func pendingNode(key string) string {
+	parts := strings.Split(key, ".")
+	if len(parts) != 4 {
+		return ""
+	}
+	return parts[1]
 }
 
 // replayPending publishes again the MQTT publishes that were acknowledged
