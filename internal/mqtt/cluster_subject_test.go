@@ -93,3 +93,9 @@ func FuzzMsgSubject(f *testing.F) {
 		require.True(t, matched, "filter %q topic %q subject %q", filter, topic, subject)
 	})
 }
+
+func BenchmarkMsgSubject(b *testing.B) {
+	for b.Loop() {
+		_ = msgSubject("devices/sensor-0042/telemetry/temperature")
+	}
+}
