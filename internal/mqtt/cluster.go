@@ -100,7 +100,9 @@ const (
 // Sessions: the key o.<client> names the broker that holds a client id. A
 // CONNECT claims it (CAS on its revision), after asking the previous holder,
 // if it is alive, to disconnect its connection (session taken over) and drop
-// the session from its memory; the session is then read from the bucket.
+// the session from its memory; the session is then read from the bucket and
+// caught up from the stream (catchUp) after what the holder had delivered,
+// which it answers, or, if it is gone, after its checkpoint.
 type clusterHook struct {
 	mochi.HookBase
 	c     Cluster
@@ -512,14 +514,21 @@ func (h *clusterHook) acquire(ctx context.Context, clientID string) (moved bool,
 		default:
 			rev = e.Revision()
 			owner := string(e.Value())
-			if owner == h.node {
+			switch {
+			case owner != h.node:
+				if from, err = h.takeover(ctx, owner, clientID); err != nil {
+					return false, 0, err
+				}
+				moved = true
+			case h.holds(clientID):
 				h.setOwned(clientID, rev)
 				return moved, from, nil
+			default:
+				// Let go to a broker that has not yet claimed it: claim it
+				// back (that broker's claim will fail and ask again), with
+				// the session from the bucket.
+				moved = true
 			}
-			if from, err = h.takeover(ctx, owner, clientID); err != nil {
-				return false, 0, err
-			}
-			moved = true
 		}
 		if rev == 0 {
 			rev, err = h.kv.Create(ctx, key, []byte(h.node))
@@ -540,6 +549,13 @@ func (h *clusterHook) acquire(ctx context.Context, clientID string) (moved bool,
 func isWrongSequence(err error) bool {
 	var apiErr *jetstream.APIError
 	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
+}
+
+func (h *clusterHook) holds(clientID string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, ok := h.owned[clientID]
+	return ok
 }
 
 func (h *clusterHook) setOwned(clientID string, rev uint64) {
