@@ -368,3 +368,24 @@ func TestClusterStartReplaysOnlyGoneBrokersPending(t *testing.T) {
 	require.Contains(t, keys, live)
 	require.NotContains(t, keys, gone)
 }
+
+// A 3.1.1 connection taken over by a connection to another broker is closed
+// without a DISCONNECT (3.1.1 has none), and its persistent session moves.
+func TestClusterTakeoverOf311(t *testing.T) {
+	t.Parallel()
+	eng := enginetest.New(t)
+	a, b := startClustered(t, eng), startClustered(t, eng)
+	persistent := connectPacket(4, "old-client", root.Username, root.Password)
+	persistent.Connect.Clean = false
+	first := dialRaw(t, a.MQTTAddr(), 4)
+	require.Equal(t, byte(0), first.connect(persistent).ReasonCode)
+	first.sub("v3/#", 1)
+
+	second := dialRaw(t, b.MQTTAddr(), 4)
+	ack := second.connect(persistent)
+	require.Equal(t, byte(0), ack.ReasonCode)
+	require.True(t, ack.SessionPresent)
+	first.expectClosed()
+	publishOK(t, a, "v3/x", "qos=1", "moved")
+	require.Equal(t, "v3/x=moved", second.nextPayload())
+}
