@@ -126,6 +126,65 @@ func benchMQTT(ctx context.Context, out *report) error {
 	out.Figure("  process CPU per request (gateway + broker + clients), about", gwCPU, "µs")
 	out.Figure(fmt.Sprintf("bare net/http handler, %d keep-alive clients", gatewayClients), bare, "req/s")
 	out.Ratio("gateway vs bare net/http handler, req/s", gw, bare, 0.5)
+	return benchMQTTCluster(ctx, out)
+}
+
+// benchMQTTCluster compares, on two brokers of one cluster (two herald
+// processes on one engine, here in one process on one embedded engine, with
+// the durable store on), gateway publishes delivered to a subscriber of the
+// other broker with those delivered to a subscriber of the same broker.
+// Both pay the write to the cluster's stream before the 200; the other
+// broker's subscriber also waits for its broker to read the stream.
+func benchMQTTCluster(ctx context.Context, out *report) error {
+	eng, closeEngine, err := tempEngine(ctx, "herald-bench-mqtt-cluster")
+	if err != nil {
+		return err
+	}
+	defer closeEngine()
+	brokers := make([]*mqtt.Server, 2)
+	for i := range brokers {
+		srv, err := mqtt.New(mqtt.Config{
+			Addr:            "127.0.0.1:0",
+			HTTPAddr:        "127.0.0.1:0",
+			Users:           []mqtt.User{{Username: mqttBenchUser, Password: mqttBenchPass}},
+			HTTPPublishRate: -1,
+		}, slog.New(slog.DiscardHandler), clock.Real{},
+			mqtt.WithStore(eng.KV, eng.JS.Stream),
+			mqtt.WithCluster(mqtt.Cluster{Conn: eng.NC, JS: eng.JS, Stream: eng.Stream}))
+		if err != nil {
+			return err
+		}
+		if err := srv.Start(ctx); err != nil {
+			return err
+		}
+		defer func() {
+			stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = srv.Stop(stopCtx)
+		}()
+		brokers[i] = srv
+	}
+	httpClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: gatewayClients, MaxConnsPerHost: gatewayClients}}
+	defer httpClient.CloseIdleConnections()
+	viaGateway := func(ctx context.Context, _ int, topic string) error {
+		return gatewayPost(ctx, httpClient, "http://"+brokers[0].HTTPAddr()+"/topics/"+topic+"?qos=1")
+	}
+	var bestSame, bestOther float64
+	for round := range 2 {
+		r, err := deliveryRate(ctx, brokers[0].MQTTAddr(), fmt.Sprintf("bench/same/%d", round), viaGateway)
+		if err != nil {
+			return fmt.Errorf("cluster, same broker: %w", err)
+		}
+		bestSame = max(bestSame, r)
+		r, err = deliveryRate(ctx, brokers[1].MQTTAddr(), fmt.Sprintf("bench/other/%d", round), viaGateway)
+		if err != nil {
+			return fmt.Errorf("cluster, other broker: %w", err)
+		}
+		bestOther = max(bestOther, r)
+	}
+	out.Figure(fmt.Sprintf("cluster: HTTP publish -> MQTT subscriber of the same broker, %d clients, QoS 1, durable", mqttPublishers), bestSame, "msg/s")
+	out.Figure(fmt.Sprintf("cluster: HTTP publish -> MQTT subscriber of the other broker, %d clients, QoS 1, durable", mqttPublishers), bestOther, "msg/s")
+	out.Ratio("cluster: subscriber on another broker vs the same broker, delivered msg/s", bestOther, bestSame, 0.7)
 	return nil
 }
 

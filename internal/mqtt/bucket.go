@@ -173,3 +173,19 @@ func deleted(h nats.Header) bool {
 	}
 	return h.Get(jetstream.MarkerReasonHeader) != ""
 }
+
+// entriesFor returns the keys matching the patterns that hold a value,
+// oldest write first, each read on its own (for a few keys: one session).
+func (b *streamBucket) entriesFor(ctx context.Context, patterns ...string) ([]bucketEntry, error) {
+	last := map[string]bucketMsg{}
+	for _, p := range patterns {
+		info, err := b.stream.Info(ctx, jetstream.WithSubjectFilter(kvSubjectPrefix+p))
+		if err != nil {
+			return nil, fmt.Errorf("list keys: %w", err)
+		}
+		if err := b.get(ctx, info.State.Subjects, last); err != nil {
+			return nil, err
+		}
+	}
+	return live(last), nil
+}

@@ -28,7 +28,7 @@ func openHook(tb testing.TB, eng *engine.Engine) *storeHook {
 	h.Log = discard()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	require.NoError(tb, h.open(ctx, eng.KV, eng.JS.Stream))
+	require.NoError(tb, h.open(ctx, eng.KV, eng.JS.Stream, nil))
 	return h
 }
 

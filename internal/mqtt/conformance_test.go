@@ -127,7 +127,29 @@ func TestConformance(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	t.Cleanup(func() { stopServer(t, s) })
+	runConformance(t, s)
+}
 
+// The same cases against one of two brokers of a cluster: what a client of
+// one process sees is the same (shared subscriptions go through the
+// cluster's queues, every publish through its stream, every CONNECT claims
+// the client id).
+func TestConformanceClustered(t *testing.T) {
+	t.Parallel()
+	eng := enginetest.Open(t, t.TempDir())
+	var s *Server
+	for range 2 {
+		b, err := New(conformanceConfig(), discard(), nil, WithStore(eng.KV, eng.JS.Stream),
+			WithCluster(Cluster{Conn: eng.NC, JS: eng.JS, Stream: eng.Stream}))
+		require.NoError(t, err)
+		require.NoError(t, b.Start(context.Background()))
+		t.Cleanup(func() { stopServer(t, b) })
+		s = b
+	}
+	runConformance(t, s)
+}
+
+func runConformance(t *testing.T, s *Server) {
 	for _, tc := range conformanceCases {
 		for _, v := range []byte{5, 4} {
 			if v == 4 && !tc.v3 {

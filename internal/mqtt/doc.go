@@ -50,7 +50,25 @@
 // It does not mean that a subscriber has received or acknowledged it. The
 // gateway does no QoS handshake of its own: qos is the QoS the message is
 // published at, so each subscriber gets it at the lower of qos and its
-// subscription's QoS.
+// subscription's QoS. On a cluster (WithCluster), it also means the message
+// is in the stream MsgStream, from which the other processes' brokers put it
+// into their sessions after the answer.
+//
+// # One broker across processes
+//
+// With WithCluster (herald on an external engine), the brokers of all the
+// processes behave as one (cluster.go): each publish a broker accepts is
+// written to MsgStream before it is acknowledged, and every other broker
+// reads the stream and publishes it to its subscribers through an inline
+// client of clusterListener, which no hook forwards or stores again;
+// fromCluster tells a hook which publishes were accepted here, so a hook
+// that must see every MQTT message once cluster-wide (a bridge) acts on the
+// others only. A client id is held by one broker at a time (the o. keys,
+// claimed with compare-and-set; the holder is asked to let go, and the
+// session is read from the bucket and caught up from the stream after what
+// the holder had delivered, or after its checkpoint when it is gone).
+// Shared subscriptions are balanced by NATS queue groups, one per share
+// filter.
 //
 // # Durable state
 //

@@ -51,9 +51,10 @@ type Server struct {
 type Option func(*options)
 
 type options struct {
-	kv     KVFunc
-	stream StreamFunc
-	lns    Listeners
+	kv      KVFunc
+	stream  StreamFunc
+	lns     Listeners
+	cluster *Cluster
 }
 
 // Listeners are sockets the caller has opened for the server to serve in
@@ -110,7 +111,10 @@ func New(cfg Config, logger *slog.Logger, clk clock.Clock, opts ...Option) (*Ser
 	}
 	logger = logger.With("component", "mqtt")
 	dir := newDirectory(cfg)
-	b, err := newBroker(cfg, dir, logger, o.kv != nil)
+	if o.cluster != nil && o.kv == nil {
+		return nil, errors.New("mqtt: a cluster needs a store (WithStore)")
+	}
+	b, err := newBroker(cfg, dir, logger, clk, o.kv != nil, o.cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -180,16 +184,41 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if ln != nil {
 		s.httpAddr = ln.Addr().String()
 	}
+	cluster := s.broker.cluster
+	defer func() {
+		if err != nil && cluster != nil {
+			cluster.close()
+		}
+	}()
 	if s.broker.store != nil {
+		var claim claimer
+		if cluster != nil {
+			kv, err := s.kv(ctx, Bucket, 1)
+			if err != nil {
+				return fmt.Errorf("mqtt: open store: %w", err)
+			}
+			if err := cluster.open(ctx, kv); err != nil {
+				return err
+			}
+			claim = cluster
+		}
 		// Before Serve, which loads what this reads.
-		if err := s.broker.store.open(ctx, s.kv, s.stream); err != nil {
+		if err := s.broker.store.open(ctx, s.kv, s.stream, claim); err != nil {
 			return err
+		}
+		if cluster != nil {
+			cluster.bucket = s.broker.store.bucket.(*streamBucket)
 		}
 	}
 	if err := s.broker.srv.Serve(); err != nil {
 		return fmt.Errorf("mqtt: serve: %w", err)
 	}
 	s.broker.running.Store(true)
+	if cluster != nil {
+		if err := cluster.follow(ctx); err != nil {
+			return err
+		}
+	}
 	if s.broker.store != nil {
 		if err := s.broker.store.replayPending(s.broker); err != nil {
 			s.log.Error("mqtt store: replaying acknowledged publishes failed; they stay stored for the next start", "error", err)
@@ -292,6 +321,9 @@ func (s *Server) Stop(ctx context.Context) error {
 			<-served
 		}
 		s.broker.running.Store(false)
+		if s.broker.cluster != nil {
+			s.broker.cluster.close()
+		}
 		closed := make(chan struct{})
 		go func() {
 			defer close(closed)
@@ -299,6 +331,9 @@ func (s *Server) Stop(ctx context.Context) error {
 		}()
 		select {
 		case <-closed:
+			if s.broker.cluster != nil {
+				s.broker.cluster.lastCheckpoint()
+			}
 		case <-ctx.Done():
 			errs = append(errs, fmt.Errorf("mqtt: broker close: %w", ctx.Err()))
 		}
@@ -355,12 +390,14 @@ const (
 // broker is the embedded mochi-mqtt server with the settings herald chooses.
 type broker struct {
 	srv     *mochi.Server
-	store   *storeHook // nil without a store
+	store   *storeHook   // nil without a store
+	cluster *clusterHook // nil on its own
 	running atomic.Bool
 	clients sync.Pool // of inline *mochi.Client that publish for the gateway
+	remote  sync.Pool // of inline *mochi.Client that publish what other brokers accepted
 }
 
-func newBroker(cfg Config, dir *directory, logger *slog.Logger, durable bool) (*broker, error) {
+func newBroker(cfg Config, dir *directory, logger *slog.Logger, clk clock.Clock, durable bool, cluster *Cluster) (*broker, error) {
 	caps := mochi.NewDefaultServerCapabilities()
 	// mochi expires every message and retained message after 24 hours by
 	// default, and stamps that expiry on messages that had none. MQTT 5 has
@@ -384,6 +421,23 @@ func newBroker(cfg Config, dir *directory, logger *slog.Logger, durable bool) (*
 	if err := srv.AddHook(&authHook{dir: dir, refusals: refused}, nil); err != nil {
 		return nil, fmt.Errorf("mqtt: add auth hook: %w", err)
 	}
+	b := &broker{srv: srv}
+	if durable {
+		b.store = newStoreHook()
+		b.store.srv = srv
+	}
+	if cluster != nil {
+		// After the ACL check of a publish; before the protocol hook, which
+		// orders a resumed session's messages, and the store: a connecting
+		// client's session is taken over and read before they see it.
+		b.cluster = newClusterHook(*cluster, b, clk)
+		if b.store != nil {
+			b.store.node = b.cluster.node
+		}
+		if err := srv.AddHook(b.cluster, nil); err != nil {
+			return nil, fmt.Errorf("mqtt: add cluster hook: %w", err)
+		}
+	}
 	protocol := &protocolHook{
 		srv:           srv,
 		maxPacketSize: caps.MaximumPacketSize,
@@ -393,22 +447,22 @@ func newBroker(cfg Config, dir *directory, logger *slog.Logger, durable bool) (*
 	if err := srv.AddHook(protocol, nil); err != nil {
 		return nil, fmt.Errorf("mqtt: add protocol hook: %w", err)
 	}
-	b := &broker{srv: srv}
 	if durable {
-		b.store = newStoreHook()
-		b.store.srv = srv
 		if err := srv.AddHook(b.store, nil); err != nil {
 			return nil, fmt.Errorf("mqtt: add store hook: %w", err)
 		}
 	}
-	b.clients.New = func() any {
-		cl := srv.NewClient(nil, "http", "", true)
-		// Version 5, so that expiry of retained gateway messages follows
-		// their MessageExpiryInterval as for any MQTT 5 publisher.
-		cl.Properties.ProtocolVersion = 5
-		return cl
-	}
+	b.clients.New = func() any { return newInline(srv, "http") }
+	b.remote.New = func() any { return newInline(srv, clusterListener) }
 	return b, nil
+}
+
+func newInline(srv *mochi.Server, listener string) *mochi.Client {
+	cl := srv.NewClient(nil, listener, "", true)
+	// Version 5, so that expiry of retained gateway messages follows
+	// their MessageExpiryInterval as for any MQTT 5 publisher.
+	cl.Properties.ProtocolVersion = 5
+	return cl
 }
 
 // inject publishes pk as client clientID. The inline client skips the
@@ -420,6 +474,13 @@ func newBroker(cfg Config, dir *directory, logger *slog.Logger, durable bool) (*
 // failed meanwhile (perhaps another publish's), inject reports it, so that
 // nothing is acknowledged that may not have been stored.
 func (b *broker) inject(clientID string, pk packets.Packet) error {
+	return b.injectFrom("http", clientID, pk)
+}
+
+// injectFrom is inject through an inline client of listener: "http" for
+// the gateway (and replays), clusterListener for what another broker
+// accepted, which is not forwarded again.
+func (b *broker) injectFrom(listener, clientID string, pk packets.Packet) error {
 	if !b.running.Load() {
 		return ErrStopped
 	}
@@ -427,11 +488,15 @@ func (b *broker) inject(clientID string, pk packets.Packet) error {
 	if b.store != nil {
 		failures = b.store.failures.Load()
 	}
-	cl := b.clients.Get().(*mochi.Client)
+	pool := &b.clients
+	if listener == clusterListener {
+		pool = &b.remote
+	}
+	cl := pool.Get().(*mochi.Client)
 	cl.ID = clientID // the message's origin, for No Local subscriptions
 	err := b.srv.InjectPacket(cl, pk)
 	cl.ID = ""
-	b.clients.Put(cl)
+	pool.Put(cl)
 	if err != nil {
 		return fmt.Errorf("mqtt: inject publish: %w", err)
 	}

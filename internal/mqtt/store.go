@@ -76,6 +76,7 @@ type storeHook struct {
 
 	mu       sync.Mutex
 	sessions map[string]struct{} // client ids that may have keys in the bucket
+	node     string              // on a cluster, the broker's node id (in pending keys)
 
 	pending sync.Map // pendingKey -> failures at OnPublish
 
@@ -120,9 +121,20 @@ var storeHookEvents = []byte{
 	mochi.StoredSysInfo,
 }
 
+// claimer decides what a broker of a cluster loads when it starts.
+type claimer interface {
+	// claimStored returns the stored sessions (by client id) the broker
+	// loads, given the cluster's keys (o. and n.) in the bucket.
+	claimStored(ctx context.Context, keys map[string]bucketEntry, clientIDs []string) map[string]bool
+	// replays reports whether the broker replays a pending publish written
+	// by the broker node ("" for one written by a broker on its own).
+	replays(ctx context.Context, node string) bool
+}
+
 // open opens the bucket and reads everything in it, for the Stored* methods
-// that mochi calls when it starts serving.
-func (h *storeHook) open(ctx context.Context, kvf KVFunc, stream StreamFunc) error {
+// that mochi calls when it starts serving. With claim (a cluster), only the
+// sessions claim gives this broker are loaded.
+func (h *storeHook) open(ctx context.Context, kvf KVFunc, stream StreamFunc, claim claimer) error {
 	kv, err := kvf(ctx, Bucket, 1)
 	if err != nil {
 		return fmt.Errorf("mqtt: open store: %w", err)
@@ -139,19 +151,48 @@ func (h *storeHook) open(ctx context.Context, kvf KVFunc, stream StreamFunc) err
 	if err != nil {
 		return fmt.Errorf("mqtt: read store: %w", err)
 	}
-	for _, e := range entries {
-		if err := h.load(e.key, e.value); err != nil {
-			h.Log.Warn("mqtt store: skipping unreadable key", "key", e.key, "error", err)
-		}
-	}
 	h.kv, h.bucket = kv, b
 	if s.CachedInfo().Config.AllowMsgTTL {
 		h.markerTTL = markerTTL
 	}
+	var sess sessionState
+	keys := map[string]bucketEntry{}
+	for _, e := range entries {
+		if strings.HasPrefix(e.key, prefixOwner+".") || strings.HasPrefix(e.key, prefixCheckpoint+".") {
+			keys[e.key] = e
+			continue
+		}
+		if err := sess.add(e.key, e.value); err != nil {
+			h.Log.Warn("mqtt store: skipping unreadable key", "key", e.key, "error", err)
+		}
+	}
+	if claim != nil {
+		replay := sess.replay
+		sess = sess.only(claim.claimStored(ctx, keys, sess.ids()))
+		sess.replay = nil
+		for _, m := range replay {
+			if claim.replays(ctx, pendingNode(m.ID)) {
+				sess.replay = append(sess.replay, m)
+			}
+		}
+	}
+	h.clients, h.subs, h.inflight, h.retained, h.replay = sess.clients, sess.subs, sess.inflight, sess.retained, sess.replay
+	for _, id := range sess.ids() {
+		h.sessions[id] = struct{}{}
+	}
 	return nil
 }
 
-func (h *storeHook) load(key string, value []byte) error {
+// sessionState is what the bucket holds, decoded.
+type sessionState struct {
+	clients  []storage.Client
+	subs     []storage.Subscription
+	inflight []storage.Message
+	retained []storage.Message
+	replay   []storage.Message
+}
+
+func (v *sessionState) add(key string, value []byte) error {
 	kind, _, _ := strings.Cut(key, ".")
 	switch kind {
 	case prefixClient:
@@ -159,15 +200,13 @@ func (h *storeHook) load(key string, value []byte) error {
 		if err := c.UnmarshalBinary(value); err != nil {
 			return err
 		}
-		h.clients = append(h.clients, c)
-		h.sessions[c.ID] = struct{}{}
+		v.clients = append(v.clients, c)
 	case prefixSub:
 		var s storage.Subscription
 		if err := s.UnmarshalBinary(value); err != nil {
 			return err
 		}
-		h.subs = append(h.subs, s)
-		h.sessions[s.Client] = struct{}{}
+		v.subs = append(v.subs, s)
 	case prefixInflight, prefixRetained, prefixPending:
 		var m storage.Message
 		if err := m.UnmarshalBinary(value); err != nil {
@@ -175,18 +214,133 @@ func (h *storeHook) load(key string, value []byte) error {
 		}
 		switch kind {
 		case prefixInflight:
-			h.inflight = append(h.inflight, m)
-			h.sessions[m.Client] = struct{}{}
+			v.inflight = append(v.inflight, m)
 		case prefixRetained:
-			h.retained = append(h.retained, m)
+			v.retained = append(v.retained, m)
 		default:
 			m.ID = key
-			h.replay = append(h.replay, m)
+			v.replay = append(v.replay, m)
 		}
 	default:
 		return errors.New("unknown kind")
 	}
 	return nil
+}
+
+// ids are the client ids that have session keys.
+func (v *sessionState) ids() []string {
+	seen := map[string]struct{}{}
+	var out []string
+	add := func(id string) {
+		if _, ok := seen[id]; !ok {
+			seen[id] = struct{}{}
+			out = append(out, id)
+		}
+	}
+	for _, c := range v.clients {
+		add(c.ID)
+	}
+	for _, s := range v.subs {
+		add(s.Client)
+	}
+	for _, m := range v.inflight {
+		add(m.Client)
+	}
+	return out
+}
+
+// only keeps the sessions of the client ids in ok, the retained messages
+// and the pending publishes.
+func (v *sessionState) only(ok map[string]bool) sessionState {
+	out := sessionState{retained: v.retained, replay: v.replay}
+	for _, c := range v.clients {
+		if ok[c.ID] {
+			out.clients = append(out.clients, c)
+		}
+	}
+	for _, s := range v.subs {
+		if ok[s.Client] {
+			out.subs = append(out.subs, s)
+		}
+	}
+	for _, m := range v.inflight {
+		if ok[m.Client] {
+			out.inflight = append(out.inflight, m)
+		}
+	}
+	return out
+}
+
+// restore puts sessions read from the bucket into a running broker as
+// disconnected clients, as mochi does with the Stored* results when it
+// starts.
+func restore(srv *mochi.Server, v sessionState) {
+	for _, c := range v.clients {
+		cl := srv.NewClient(nil, c.Listener, c.ID, false)
+		cl.Properties.Username = c.Username
+		cl.Properties.Clean = c.Clean
+		cl.Properties.ProtocolVersion = c.ProtocolVersion
+		cl.Properties.Props = packets.Properties{
+			SessionExpiryInterval:     c.Properties.SessionExpiryInterval,
+			SessionExpiryIntervalFlag: c.Properties.SessionExpiryIntervalFlag,
+			AuthenticationMethod:      c.Properties.AuthenticationMethod,
+			AuthenticationData:        c.Properties.AuthenticationData,
+			RequestProblemInfoFlag:    c.Properties.RequestProblemInfoFlag,
+			RequestProblemInfo:        c.Properties.RequestProblemInfo,
+			RequestResponseInfo:       c.Properties.RequestResponseInfo,
+			ReceiveMaximum:            c.Properties.ReceiveMaximum,
+			TopicAliasMaximum:         c.Properties.TopicAliasMaximum,
+			User:                      c.Properties.User,
+			MaximumPacketSize:         c.Properties.MaximumPacketSize,
+		}
+		cl.Properties.Will = mochi.Will(c.Will)
+		cl.Stop(packets.ErrServerShuttingDown) // disconnected, since now
+		srv.Clients.Add(cl)
+	}
+	for _, s := range v.subs {
+		cl, ok := srv.Clients.Get(s.Client)
+		if !ok {
+			continue
+		}
+		sub := packets.Subscription{
+			Filter:            s.Filter,
+			RetainHandling:    s.RetainHandling,
+			Qos:               s.Qos,
+			RetainAsPublished: s.RetainAsPublished,
+			NoLocal:           s.NoLocal,
+			Identifier:        s.Identifier,
+		}
+		if srv.Topics.Subscribe(s.Client, sub) {
+			atomic.AddInt64(&srv.Info.Subscriptions, 1)
+		}
+		cl.State.Subscriptions.Add(s.Filter, sub)
+	}
+	for _, m := range v.inflight {
+		cl, ok := srv.Clients.Get(m.Client)
+		if !ok {
+			continue
+		}
+		pk := m.ToPacket()
+		withExpiry(&pk)
+		if cl.State.Inflight.Set(pk) {
+			atomic.AddInt64(&srv.Info.Inflight, 1)
+		}
+	}
+}
+
+// remember marks a client id as one whose session has keys in the bucket.
+func (h *storeHook) remember(clientID string) {
+	h.mu.Lock()
+	h.sessions[clientID] = struct{}{}
+	h.mu.Unlock()
+}
+
+// forget marks a client id as one whose keys this broker no longer
+// touches (another broker holds the session now).
+func (h *storeHook) forget(clientID string) {
+	h.mu.Lock()
+	delete(h.sessions, clientID)
+	h.mu.Unlock()
 }
 
 // StoredClients returns the persistent sessions. mochi restores them as
@@ -364,6 +518,9 @@ func (h *storeHook) OnUnsubscribed(cl *mochi.Client, pk packets.Packet) {
 // OnRetainMessage stores or clears a topic's retained message before the
 // publish is acknowledged.
 func (h *storeHook) OnRetainMessage(cl *mochi.Client, pk packets.Packet, r int64) {
+	if fromCluster(cl) {
+		return // stored by the broker that accepted it
+	}
 	key := prefixRetained + "." + keyToken(pk.TopicName)
 	if len(pk.Payload) == 0 {
 		if r == -1 {
@@ -422,6 +579,7 @@ func (h *storeHook) OnQosComplete(cl *mochi.Client, pk packets.Packet) {
 func (h *storeHook) OnQosDropped(cl *mochi.Client, pk packets.Packet) { h.OnQosComplete(cl, pk) }
 
 type pendingKey struct {
+	node   string // on a cluster, the broker's node id
 	client string
 	id     uint16
 }
@@ -436,7 +594,7 @@ func (h *storeHook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Pack
 		return pk, nil
 	}
 	before := h.failures.Load()
-	key := pendingKey{cl.ID, pk.PacketID}
+	key := pendingKey{h.node, cl.ID, pk.PacketID}
 	m := message(pk)
 	m.ID, m.Client = key.String(), cl.ID
 	if !h.put(key.String(), m) {
@@ -453,15 +611,31 @@ func (h *storeHook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Pack
 // session, unless a write failed meanwhile: then the copy stays for the
 // next start to deliver again.
 func (h *storeHook) OnPublished(cl *mochi.Client, pk packets.Packet) {
-	key := pendingKey{cl.ID, pk.PacketID}
+	key := pendingKey{h.node, cl.ID, pk.PacketID}
 	before, ok := h.pending.LoadAndDelete(key)
 	if ok && before.(uint64) == h.failures.Load() {
 		h.del(key.String())
 	}
 }
 
+// String is the key: p.<client>.<packet id>, or on a cluster
+// p.<node>.<client>.<packet id>, so that a broker that starts replays only
+// those of brokers that are gone.
 func (k pendingKey) String() string {
-	return prefixPending + "." + keyToken(k.client) + "." + strconv.Itoa(int(k.id))
+	node := ""
+	if k.node != "" {
+		node = k.node + "."
+	}
+	return prefixPending + "." + node + keyToken(k.client) + "." + strconv.Itoa(int(k.id))
+}
+
+// pendingNode returns the node id in a pending key, "" if it has none.
+func pendingNode(key string) string {
+	parts := strings.Split(key, ".")
+	if len(parts) != 4 {
+		return ""
+	}
+	return parts[1]
 }
 
 // replayPending publishes again the MQTT publishes that were acknowledged
@@ -479,7 +653,13 @@ func (h *storeHook) replayPending(b *broker) error {
 		if pk.PacketID == 0 {
 			pk.PacketID = 1
 		}
-		if err := b.inject(m.Origin, pk); err != nil {
+		// On a cluster, the other brokers got it from the stream, if it
+		// was acknowledged: only the local sessions get it again.
+		listener := "http"
+		if b.cluster != nil {
+			listener = clusterListener
+		}
+		if err := b.injectFrom(listener, m.Origin, pk); err != nil {
 			errs = append(errs, err)
 			continue
 		}

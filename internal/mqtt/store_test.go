@@ -264,7 +264,7 @@ func TestStoreReplaysPending(t *testing.T) {
 	defer cancel()
 	kv, err := eng.KV(ctx, Bucket, 1)
 	require.NoError(t, err)
-	key := pendingKey{"pub-1", 7}
+	key := pendingKey{client: "pub-1", id: 7}
 	m := message(mpackets.Packet{
 		FixedHeader: mpackets.FixedHeader{Type: mpackets.Publish, Qos: 1},
 		TopicName:   "home/crash", PacketID: 7, Payload: []byte("acked"), Origin: "pub-1",

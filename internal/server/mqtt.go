@@ -19,8 +19,10 @@ var listenerKeys = []string{"addr", "http_addr", "tls_addr", "tls_cert", "tls_ke
 
 // newMQTT builds the broker and gateway from the flags and the YAML mqtt:
 // section (users, ACLs, rates), keeping the broker's durable state in the
-// engine's bucket opened with kv, serving the sockets lns.
-func newMQTT(cfg config.Config, clk clock.Clock, log *slog.Logger, kv mqtt.KVFunc, stream mqtt.StreamFunc, lns mqtt.Listeners) (*mqtt.Server, error) {
+// engine's bucket opened with kv, serving the sockets lns. With cluster
+// (an external engine, which other processes may share), the broker is one
+// of the brokers on it.
+func newMQTT(cfg config.Config, clk clock.Clock, log *slog.Logger, kv mqtt.KVFunc, stream mqtt.StreamFunc, cluster *mqtt.Cluster, lns mqtt.Listeners) (*mqtt.Server, error) {
 	mc := mqtt.DefaultConfig()
 	if !cfg.MQTT.IsZero() {
 		var keys map[string]yaml.Node
@@ -39,7 +41,11 @@ func newMQTT(cfg config.Config, clk clock.Clock, log *slog.Logger, kv mqtt.KVFun
 	mc.Addr, mc.HTTPAddr, mc.TLSAddr = cfg.MQTTAddr, cfg.MQTTHTTPAddr, cfg.MQTTTLSAddr
 	mc.TLSCert, mc.TLSKey, mc.ClientCA, mc.HTTPTLS = cfg.MQTTTLSCert, cfg.MQTTTLSKey, cfg.MQTTClientCA, cfg.MQTTHTTPTLS
 	mc.MaxConns, mc.HTTPReadTimeout = maxConnections(cfg), cfg.HTTPReadTimeout
-	return mqtt.New(mc, log, clk, mqtt.WithStore(kv, stream), mqtt.WithListeners(lns))
+	opts := []mqtt.Option{mqtt.WithStore(kv, stream), mqtt.WithListeners(lns)}
+	if cluster != nil {
+		opts = append(opts, mqtt.WithCluster(*cluster))
+	}
+	return mqtt.New(mc, log, clk, opts...)
 }
 
 func flagSuffix(key string) string { return strings.ReplaceAll(key, "_", "-") }

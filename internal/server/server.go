@@ -25,6 +25,7 @@ import (
 	"github.com/herald-mq/herald/internal/dashboard"
 	"github.com/herald-mq/herald/internal/delivery"
 	"github.com/herald-mq/herald/internal/engine"
+	"github.com/herald-mq/herald/internal/mqtt"
 	"github.com/herald-mq/herald/internal/nonce"
 	"github.com/herald-mq/herald/internal/push"
 	"github.com/herald-mq/herald/internal/push/mnssign"
@@ -163,11 +164,13 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		return err
 	}
 
-	if !eng.Embedded() && (cfg.MQTTAddr != "" || cfg.MQTTHTTPAddr != "" || cfg.MQTTTLSAddr != "") {
-		log.Warn("the MQTT broker is not clustered: subscribers get only what is published through this process; " +
-			"run MQTT on one process of the cluster and turn its listeners off on the others")
+	// On an external engine, other herald processes may share it: their
+	// brokers and this one behave as one.
+	var cluster *mqtt.Cluster
+	if !eng.Embedded() {
+		cluster = &mqtt.Cluster{Conn: eng.NC, JS: eng.JS, Stream: eng.Stream}
 	}
-	broker, err := newMQTT(cfg, clk, log, eng.KV, eng.JS.Stream, lns.mqtt)
+	broker, err := newMQTT(cfg, clk, log, eng.KV, eng.JS.Stream, cluster, lns.mqtt)
 	if err != nil {
 		return err
 	}
