@@ -14,26 +14,23 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // mustBeZero says, per part, which figures the short campaign holds at zero.
-// Losses hold today; deletes that come back (issue 10, item 7) and
-// duplicates to subscriptions that had answered (item 8) do not yet: switch
-// them on as the fixes land.
 var mustBeZero = map[string]map[string]bool{
 	"kill9": {
 		figPublishLost:    true,
 		figSendLost:       true,
-		figCameBack:       false,
-		figDupNotInFlight: false,
+		figCameBack:       true,
+		figDupNotInFlight: true,
 	},
 	"sigterm": {
 		figPublishLost: true,
 		figSendLost:    true,
-		figCameBack:    false,
-		figDuplicated:  false, // a graceful stop explains no duplicate
+		figCameBack:    true,
+		figDuplicated:  true, // a graceful stop explains no duplicate
 	},
 	"cluster": {
 		figPublishLost:    true,
 		figSendLost:       true,
-		figCameBack:       false,
+		figCameBack:       true,
 		figDupNotInFlight: false,
 	},
 }
@@ -51,7 +48,7 @@ func TestShortCampaign(t *testing.T) {
 	require.NoError(t, err)
 	s := settings{
 		bin: bin, trials: 3, duration: 2500 * time.Millisecond, seed: uint64(time.Now().UnixNano()),
-		drain: 45 * time.Second, settle: 32 * time.Second, inFlight: 100 * time.Millisecond,
+		drain: 45 * time.Second, settle: 32 * time.Second, inFlight: inFlightWindow,
 		publishRate: 100, sendRate: 50, slowDelay: 300 * time.Millisecond,
 		log: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}

@@ -106,7 +106,8 @@ func (l *ledger) Deleted(msgID string, r receipt) {
 	l.deletedAt[msgID] = l.now()
 }
 
-// Crashed records the instant of a kill -9.
+// Crashed records the instant of a kill -9, once the process is gone: a
+// push that arrives between the signal and the exit was in flight at it.
 func (l *ledger) Crashed() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -166,6 +167,14 @@ type figures struct {
 	CameBackDQ int            // of CameBack, those whose dequeueCount went back (not above the deleted receive's)
 	Errors     counts         // requests not acknowledged; unclean SIGTERM stops
 }
+
+// inFlightWindow is how long before a kill -9 a push answered 2xx may be
+// pushed again: herald records a subscription's answer when it releases the
+// message, up to 300 ms after the answer while other subscriptions' pushes
+// run (delivery's LeaseAfter, 250 ms, and its LeaseAfter/5 tick), and the
+// engine writes that acknowledgement to disk about 100 ms after taking it.
+// The rest is slack for a loaded machine.
+const inFlightWindow = 500 * time.Millisecond
 
 // Figures computes the part's figures. A push counts as in flight at a crash
 // when it arrived before the kill and was answered less than inFlight before

@@ -44,7 +44,7 @@ func runCampaign(args []string) int {
 	failDup := fs.Bool("fail-duplicates", false, "exit 1 also on duplicates not in flight at a kill -9")
 	fs.DurationVar(&s.drain, "drain", 90*time.Second, "after the load, stop waiting for acknowledged messages when none arrived for this long")
 	fs.DurationVar(&s.settle, "settle", 35*time.Second, "keep watching this long after the last restart (the fan-out's ack wait is 30s)")
-	fs.DurationVar(&s.inFlight, "in-flight", 100*time.Millisecond, "a push answered less than this before a kill -9 counts as in flight at it")
+	fs.DurationVar(&s.inFlight, "in-flight", inFlightWindow, "a push answered less than this before a kill -9 counts as in flight at it")
 	fs.Float64Var(&s.publishRate, "publish-rate", 100, "publishes per second (above what the slow subscription takes: 16 in flight / -slow)")
 	fs.Float64Var(&s.sendRate, "send-rate", 100, "queue sends per second")
 	fs.DurationVar(&s.slowDelay, "slow", 300*time.Millisecond, "how long the slow subscription takes to answer")

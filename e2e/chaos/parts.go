@@ -110,8 +110,8 @@ func singleNode(ctx context.Context, r *run, graceful bool) (figures, error) {
 				r.log.Warn("SIGTERM: no exit 0 within 10s", "trial", trial, "exited", inTime, "err", h.proc.err)
 			}
 		} else {
-			l.Crashed()
 			h.proc.kill()
+			l.Crashed()
 		}
 		return r.start(ctx, l, h)
 	})
@@ -174,8 +174,8 @@ func cluster(ctx context.Context, r *run) (figures, error) {
 		default:
 			h := heralds[r.rng.IntN(len(heralds))]
 			r.log.Info("kill -9", "herald", h.addr)
-			l.Crashed()
 			h.proc.kill()
+			l.Crashed()
 			return r.start(ctx, l, h)
 		}
 	})
@@ -204,8 +204,8 @@ func (r *run) start(ctx context.Context, l *ledger, h *herald) error {
 // caught up.
 func (r *run) crashNats(ctx context.Context, l *ledger, n *natsNode, what string) error {
 	r.log.Info("kill -9", "nats", n.name, "which", what)
-	l.Crashed()
 	n.proc.kill()
+	l.Crashed()
 	sleep(ctx, time.Duration(r.rng.Int64N(int64(time.Second))))
 	if err := n.start(ctx); err != nil {
 		return err

@@ -12,7 +12,11 @@
 //     lease, a retry record of its own due after AckWait, and the message is
 //     acknowledged without waiting for it: a crash then repeats only the
 //     running attempts, and one slow subscription never makes the others get
-//     a message twice. Attempts handed back at Stop become records due at once.
+//     a message twice. A lease is named after its subscription and message,
+//     so that if the engine loses the acknowledgement (it writes them to disk
+//     lazily) and offers the message again, the leases show it was released
+//     and it is acknowledged without an attempt. Attempts handed back at Stop
+//     become records due at once.
 //   - retry reads due retry records. A failed attempt writes a record for
 //     the next one into the retry stream as a scheduled message (JetStream
 //     message schedules), so waiting retries cost neither a consumer per

@@ -162,11 +162,13 @@ func (g *group) ended(stored bool) {
 }
 
 // leaseLoop gives leases to the running attempts of groups whose other
-// attempts ended LeaseAfter ago, and renews leases every AckWait/3.
+// attempts ended LeaseAfter ago, and renews leases every AckWait/3. It looks
+// every LeaseAfter/5: until a group is released, a crash pushes its message
+// again to every subscription, those that had it included.
 func (s *Service) leaseLoop() {
 	defer s.beating.Done()
 	for {
-		t := s.deps.Clock.NewTimer(s.cfg.LeaseAfter / 2)
+		t := s.deps.Clock.NewTimer(s.cfg.LeaseAfter / 5)
 		select {
 		case <-s.stop:
 			t.Stop()
@@ -211,6 +213,7 @@ func (g *group) tend(now time.Time) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	failed := false
 	for i, t := range todo {
 		var subject string
 		if leases[i] != nil {
@@ -220,9 +223,23 @@ func (g *group) tend(now time.Time) {
 		subject, seq, err := s.sched.lease(ctx, subject, now.Add(s.cfg.AckWait), t.rec)
 		if err != nil {
 			s.deps.Log.Warn("delivery: lease not stored", "msgId", t.rec.MsgID, "err", err)
+			failed = true
 			continue
 		}
 		leases[i] = &lease{subject: subject, seq: seq, written: now}
+	}
+
+	if split && failed {
+		// A later delivery of the message takes any lease of it for a
+		// release (Service.released): none stays without the release.
+		for i, t := range todo {
+			if t.lease == nil && leases[i] != nil {
+				if err := s.sched.unlease(ctx, leases[i].seq); err != nil {
+					s.deps.Log.Warn("delivery: lease of an unreleased message not deleted", "msgId", t.rec.MsgID, "err", err)
+				}
+				leases[i] = nil
+			}
+		}
 	}
 
 	g.mu.Lock()

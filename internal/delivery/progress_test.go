@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
@@ -249,4 +250,80 @@ func TestStopHandsBackOnlyTheRunningAttempt(t *testing.T) {
 			require.Eventually(t, func() bool { return r.consumerIdle(RetryStream, retryConsumer) }, 10*time.Second, 10*time.Millisecond)
 		})
 	}
+}
+
+// redelivery is a topic message as the engine offers it again: its
+// delivery count is 2, and the test sees whether it was acknowledged.
+type redelivery struct {
+	jetstream.Msg // not called: the methods used are below
+	stored        *jetstream.RawStreamMsg
+	acked         chan struct{}
+	once          sync.Once
+}
+
+func (m *redelivery) Metadata() (*jetstream.MsgMetadata, error) {
+	return &jetstream.MsgMetadata{
+		Sequence:     jetstream.SequencePair{Stream: m.stored.Sequence, Consumer: 2},
+		NumDelivered: 2, Timestamp: m.stored.Time, Stream: topic.MessageStream, Consumer: fanoutConsumer,
+	}, nil
+}
+func (m *redelivery) Data() []byte         { return m.stored.Data }
+func (m *redelivery) Headers() nats.Header { return m.stored.Header }
+func (m *redelivery) Subject() string      { return m.stored.Subject }
+func (m *redelivery) Ack() error {
+	m.once.Do(func() { close(m.acked) })
+	return nil
+}
+func (m *redelivery) DoubleAck(context.Context) error  { return m.Ack() }
+func (m *redelivery) Reply() string                    { return "" }
+func (m *redelivery) InProgress() error                { return nil }
+func (m *redelivery) NakWithDelay(time.Duration) error { return nil }
+
+// redeliver offers the last topic message to the service again.
+func (r *rig) redeliver() *redelivery {
+	r.t.Helper()
+	s, err := r.eng.JS.Stream(context.Background(), topic.MessageStream)
+	require.NoError(r.t, err)
+	stored, err := s.GetMsg(context.Background(), s.CachedInfo().State.LastSeq)
+	require.NoError(r.t, err)
+	m := &redelivery{stored: stored, acked: make(chan struct{})}
+	go r.svc.handleMessage(m)
+	return m
+}
+
+// An acknowledgement lost after the message was released (a kill -9 within
+// the engine's write delay) brings the message back: its leases show that
+// its attempts are accounted for, so it is acknowledged, and no
+// subscription is pushed it again (the slow one gets it from its lease).
+// Before it was released, a message that comes back is attempted again.
+func TestRedeliveredMessageRepeatsNothingOnceReleased(t *testing.T) {
+	t.Parallel()
+	t.Run("released", func(t *testing.T) {
+		t.Parallel()
+		h := newHeldSender()
+		r := newRigWith(t, 1, h, nil)
+		r.progressTopic(h)
+		r.tick(r.svc.cfg.LeaseAfter)
+		require.Eventually(t, func() bool { return r.consumerIdle(topic.MessageStream, fanoutConsumer) }, 10*time.Second, 10*time.Millisecond)
+
+		m := r.redeliver()
+		h.none(t, 300*time.Millisecond)
+		recv(t, m.acked)
+		require.Len(t, r.retryRecords(), 1, "the slow subscription's lease")
+		h.answer(Outcome{Delivered: true, Status: 200})
+	})
+	t.Run("not released", func(t *testing.T) {
+		t.Parallel()
+		h := newHeldSender()
+		r := newRigWith(t, 1, h, nil)
+		r.progressTopic(h)
+
+		r.redeliver()
+		got := map[string]int{}
+		for range 3 {
+			got[h.next(t).Sub.Name]++
+		}
+		require.Equal(t, map[string]int{"quick1": 1, "quick2": 1, "slow": 1}, got)
+		h.answer(Outcome{Delivered: true, Status: 200})
+	})
 }

@@ -61,7 +61,9 @@ type Config struct {
 	// running) before each running attempt gets a lease of its own in the
 	// retry stream and the message is acknowledged: from then on a crash
 	// repeats only the attempts that were running. Attempts that all end
-	// within it cost no write. Defaults to 250 milliseconds.
+	// within it cost no write. A subscription that had the message may get
+	// it again after a crash up to LeaseAfter (and LeaseAfter/5 to notice)
+	// after its attempt ended. Defaults to 250 milliseconds.
 	LeaseAfter time.Duration
 }
 
@@ -78,7 +80,7 @@ func (c Config) validate() error {
 	if c.Policy == nil {
 		return errors.New("delivery: Config.Policy is required")
 	}
-	if c.AckWait < 3*time.Millisecond || c.LeaseAfter < 2*time.Millisecond {
+	if c.AckWait < 3*time.Millisecond || c.LeaseAfter < 5*time.Millisecond {
 		return fmt.Errorf("delivery: AckWait %v or LeaseAfter %v too short", c.AckWait, c.LeaseAfter)
 	}
 	return nil
@@ -305,6 +307,10 @@ func (s *Service) handleMessage(msg jetstream.Msg) {
 		s.handBack(msg)
 		return
 	}
+	if meta.NumDelivered > 1 && s.released(meta.Sequence.Stream) {
+		s.ack(msg)
+		return
+	}
 	h := msg.Headers()
 	// Another process may have published knowing of subscriptions this
 	// process's index has not applied yet: wait for them, else try later.
@@ -366,6 +372,24 @@ func (s *Service) handleMessage(msg jetstream.Msg) {
 		at := s.deps.Clock.Now().Add(s.backoff(targets[i]))
 		go tk.end(verdict{again: true, rec: tk.rec, at: at})
 	}
+}
+
+// released reports whether an earlier delivery of the message at seq was
+// released: its attempts then running got leases, which are still stored,
+// and the others had ended, so its acknowledgement was sent, and lost (the
+// engine writes acknowledgements to disk up to about 100 ms after it takes
+// them, so a kill -9 loses the last ones). The leases stand for the message
+// then: attempting it again would push it again to every subscription that
+// had it.
+func (s *Service) released(seq uint64) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	leased, err := s.sched.leased(ctx, seq)
+	if err != nil {
+		s.deps.Log.Warn("delivery: leases of a redelivered message not read, message attempted again", "seq", seq, "err", err)
+		return false
+	}
+	return leased
 }
 
 // indexWait bounds how long a message waits for this process's index to
@@ -570,6 +594,9 @@ type scheduler interface {
 	lease(ctx context.Context, subject string, at time.Time, rec record) (string, uint64, error)
 	// unlease deletes the record at seq.
 	unlease(ctx context.Context, seq uint64) error
+	// leased reports whether a lease of the message at seq (or the record it
+	// became) is stored.
+	leased(ctx context.Context, seq uint64) (bool, error)
 }
 
 type jsScheduler struct {
@@ -588,11 +615,14 @@ func (j jsScheduler) schedule(ctx context.Context, at time.Time, rec record) err
 
 func (j jsScheduler) lease(ctx context.Context, subject string, at time.Time, rec record) (string, uint64, error) {
 	if subject == "" {
-		subject = recordSubject(rec, "lease.")
+		subject = leaseSubject(rec)
 	}
 	m, err := scheduleMsg(subject, at, rec)
 	if err != nil {
 		return "", 0, err
+	}
+	if subjectToken(rec.SubID) {
+		m.Header.Set(headerSchedTgt, leaseTarget(rec))
 	}
 	m.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject) // a renewed lease replaces the old
 	ack, err := j.js.PublishMsg(ctx, m)
@@ -604,6 +634,29 @@ func (j jsScheduler) lease(ctx context.Context, subject string, at time.Time, re
 
 func (j jsScheduler) unlease(ctx context.Context, seq uint64) error {
 	return j.stream.DeleteMsg(ctx, seq)
+}
+
+func (j jsScheduler) leased(ctx context.Context, seq uint64) (bool, error) {
+	info, err := j.stream.Info(ctx, jetstream.WithSubjectFilter(fmt.Sprintf("herald.*.*.lease.%d", seq)))
+	if err != nil {
+		return false, err
+	}
+	return len(info.State.Subjects) > 0, nil
+}
+
+// leaseSubject is the subject of the lease of rec's attempt: one per
+// subscription and message, so that a later delivery of the message finds
+// it (leased) and its own lease for the subscription replaces it. The
+// engine moves it, when due, to leaseTarget.
+func leaseSubject(rec record) string {
+	if !subjectToken(rec.SubID) {
+		return recordSubject(rec, "lease.") // not found by leased
+	}
+	return fmt.Sprintf("%s%s.lease.%d", schedulePrefix, rec.SubID, rec.Seq)
+}
+
+func leaseTarget(rec record) string {
+	return fmt.Sprintf("%s%s.lease.%d", retryPrefix, rec.SubID, rec.Seq)
 }
 
 // recordSubject is a new, unique subject for a record of rec's subscription.
