@@ -107,7 +107,7 @@ func benchQueue(ctx context.Context, out *report) error {
 
 func newBenchQueues(ctx context.Context, eng *engine.Engine) (*queue.Service, error) {
 	// The janitor runs every second, so that its purges are part of the cost.
-	svc, err := queue.New(ctx, queue.Config{PurgeInterval: time.Second}, queue.Deps{JS: eng.JS, NC: eng.NC, Stream: eng.Stream, KV: eng.KV, Log: slog.New(slog.DiscardHandler)})
+	svc, err := queue.New(ctx, queue.Config{PurgeInterval: time.Second}, queue.Deps{JS: eng.JS, NC: eng.NC, Stream: eng.Stream, KV: eng.Bucket, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return nil, err
 	}
@@ -259,11 +259,11 @@ func newBenchAPI(ctx context.Context, eng *engine.Engine, svc *queue.Service) (*
 	if err := accounts.Put(ctx, account.Account{AppID: queueAppID, SecretID: queueSecretID, SecretKey: queueSecretKey}); err != nil {
 		return nil, err
 	}
-	tkv, err := eng.KV(ctx, topic.TopicBucket, 1)
+	tkv, err := eng.Bucket(ctx, topic.TopicBucket, 1)
 	if err != nil {
 		return nil, err
 	}
-	skv, err := eng.KV(ctx, topic.SubscriptionBucket, 1)
+	skv, err := eng.Bucket(ctx, topic.SubscriptionBucket, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -275,7 +275,7 @@ func newBenchAPI(ctx context.Context, eng *engine.Engine, svc *queue.Service) (*
 	if err != nil {
 		return nil, err
 	}
-	nonces, err := nonce.Open(ctx, eng.ExpiringKV, 10*time.Minute)
+	nonces, err := nonce.Open(ctx, eng.ExpiringBucket, 10*time.Minute)
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/herald-mq/herald/internal/engine/dirlock"
+	"github.com/herald-mq/herald/internal/engine/kv"
 )
 
 // startTimeout bounds the embedded server's start; ctx ends it sooner.
@@ -320,6 +321,26 @@ func (e *Engine) KV(ctx context.Context, bucket string, history uint8) (jetstrea
 		return nil, fmt.Errorf("engine: bucket %s: %w", bucket, err)
 	}
 	return kv, nil
+}
+
+// Bucket opens (creating if needed) a key-value bucket keeping history
+// revisions of each key, as KV does.
+func (e *Engine) Bucket(ctx context.Context, bucket string, history uint8) (*kv.Bucket, error) {
+	b, err := e.KV(ctx, bucket, history)
+	if err != nil {
+		return nil, err
+	}
+	return kv.New(b), nil
+}
+
+// ExpiringBucket opens (creating if needed) a key-value bucket whose keys
+// expire ttl after they are written, as ExpiringKV does.
+func (e *Engine) ExpiringBucket(ctx context.Context, bucket string, ttl time.Duration) (*kv.Bucket, error) {
+	b, err := e.ExpiringKV(ctx, bucket, ttl)
+	if err != nil {
+		return nil, err
+	}
+	return kv.New(b), nil
 }
 
 // StreamStat is one stream's size.

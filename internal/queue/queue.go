@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/herald-mq/herald/internal/clock"
+	"github.com/herald-mq/herald/internal/engine/kv"
 )
 
 // Queue is one queue's settings as stored in the metadata bucket.
@@ -128,8 +129,8 @@ type Deps struct {
 	// Stream creates or updates a stream at the engine's replica settings.
 	// Required.
 	Stream func(context.Context, jetstream.StreamConfig) (jetstream.Stream, error)
-	// KV opens the metadata bucket. Required.
-	KV func(ctx context.Context, bucket string, history uint8) (jetstream.KeyValue, error)
+	// KV opens the metadata bucket (engine.Bucket). Required.
+	KV func(ctx context.Context, bucket string, history uint8) (*kv.Bucket, error)
 	// Clock stamps createTime and lastModifyTime and paces the janitor.
 	// Message times (enqueue, visibility) are the engine's wall clock, because
 	// JetStream's ack timers run on it. Defaults to the real clock.
@@ -173,11 +174,11 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		return nil, errors.New("queue: JS, NC, Stream, KV and Log are required")
 	}
 	deps.Clock = cmp.Or[clock.Clock](deps.Clock, clock.Real{})
-	kv, err := deps.KV(ctx, Bucket, 1)
+	b, err := deps.KV(ctx, Bucket, 1)
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, kv, deps.Log)
+	st, err := openStore(ctx, b, deps.Log)
 	if err != nil {
 		return nil, err
 	}

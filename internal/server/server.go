@@ -84,14 +84,14 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	}
 	defer topics.Close()
 
-	statsKV, err := eng.KV(ctx, delivery.StatsBucket, 1)
+	statsKV, err := eng.Bucket(ctx, delivery.StatsBucket, 1)
 	if err != nil {
 		return err
 	}
 	stats := delivery.NewStats(statsKV, log)
 
 	httpLn := lns.http
-	keysKV, err := eng.KV(ctx, "herald_signing_keys", 1)
+	keysKV, err := eng.Bucket(ctx, "herald_signing_keys", 1)
 	if err != nil {
 		return err
 	}
@@ -118,7 +118,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		return err
 	}
 	queues, err := queue.New(ctx, queue.Config{}, queue.Deps{
-		JS: eng.JS, NC: eng.NC, Stream: eng.Stream, KV: eng.KV, Clock: clk, Log: log,
+		JS: eng.JS, NC: eng.NC, Stream: eng.Stream, KV: eng.Bucket, Clock: clk, Log: log,
 	})
 	if err != nil {
 		return err
@@ -144,7 +144,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 
 	// Nonces are recorded in the engine, so that a replay is refused by
 	// another process of a cluster and after a restart alike.
-	nonces, err := nonce.Open(ctx, eng.ExpiringKV, 2*cfg.SignatureWindow)
+	nonces, err := nonce.Open(ctx, eng.ExpiringBucket, 2*cfg.SignatureWindow)
 	if err != nil {
 		return err
 	}

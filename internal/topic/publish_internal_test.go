@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/herald-mq/herald/internal/clock"
+	"github.com/herald-mq/herald/internal/engine/kv"
 )
 
 // TestAtomicBatchRetriedWhenTooManyInFlight: an engine that takes one atomic
@@ -34,12 +35,12 @@ func TestAtomicBatchRetriedWhenTooManyInFlight(t *testing.T) {
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
 
-	kv := func(name string) jetstream.KeyValue {
+	bucket := func(name string) *kv.Bucket {
 		b, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: name})
 		require.NoError(t, err)
-		return b
+		return kv.New(b)
 	}
-	store, err := OpenStore(ctx, kv(TopicBucket), kv(SubscriptionBucket), clock.Real{}, slog.New(slog.DiscardHandler))
+	store, err := OpenStore(ctx, bucket(TopicBucket), bucket(SubscriptionBucket), clock.Real{}, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	t.Cleanup(store.Close)
 	tp, err := store.CreateTopic(ctx, Topic{AppID: 1, Name: "t", MaxMsgSize: 65536, FilterType: FilterTag})
