@@ -15,9 +15,9 @@ import (
 
 // index is the in-memory picture of both buckets.
 type index struct {
-	mu       sync.RWMutex
-	topics   map[string]Topic           // "<appid>.<topic>"
-	subs     map[string][]*Subscription // "<appid>.<topic>" -> sorted by name
+	mu     sync.RWMutex
+	topics map[string]Topic           // "<appid>.<topic>"
+	subs   map[string][]*Subscription // "<appid>.<topic>" -> sorted by name
 	// topicF and subF follow the buckets into the maps and know the
 	// revisions applied.
 	topicF, subF *kv.Follower
