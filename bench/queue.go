@@ -271,7 +271,7 @@ func newBenchAPI(ctx context.Context, eng *engine.Engine, svc *queue.Service) (*
 	if err != nil {
 		return nil, err
 	}
-	pub, err := topic.NewPublisher(ctx, topics, eng.JS, eng.Stream)
+	pub, err := topic.NewPublisher(ctx, topics, eng)
 	if err != nil {
 		return nil, err
 	}

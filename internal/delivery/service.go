@@ -139,7 +139,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	messages, err := deps.Stream(ctx, topic.StreamConfig())
+	messages, err := deps.Stream(ctx, topic.StreamConfig().JetStream())
 	if err != nil {
 		return nil, err
 	}

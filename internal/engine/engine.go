@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/herald-mq/herald/internal/engine/dirlock"
 	"github.com/herald-mq/herald/internal/engine/kv"
+	"github.com/herald-mq/herald/internal/engine/stream"
 )
 
 // startTimeout bounds the embedded server's start; ctx ends it sooner.
@@ -96,6 +98,10 @@ type Engine struct {
 	log      *slog.Logger
 	closed   chan struct{} // closed when NC is closed
 	disk     *disk         // the embedded server's storage; nil with an external one
+
+	pubOnce sync.Once
+	pub     *stream.Publisher
+	pubErr  error
 }
 
 // Open starts the embedded server (or dials the external cluster) and
@@ -321,6 +327,23 @@ func (e *Engine) KV(ctx context.Context, bucket string, history uint8) (jetstrea
 		return nil, fmt.Errorf("engine: bucket %s: %w", bucket, err)
 	}
 	return kv, nil
+}
+
+// OpenStream creates the stream or updates it to cfg, at the engine's
+// replica count.
+func (e *Engine) OpenStream(ctx context.Context, cfg stream.Config) (*stream.Stream, error) {
+	s, err := e.Stream(ctx, cfg.JetStream())
+	if err != nil {
+		return nil, err
+	}
+	return stream.Wrap(s), nil
+}
+
+// Publisher is the engine's one publisher with acknowledgement, shared by
+// every user of the connection.
+func (e *Engine) Publisher() (*stream.Publisher, error) {
+	e.pubOnce.Do(func() { e.pub, e.pubErr = stream.NewPublisher(e.NC) })
+	return e.pub, e.pubErr
 }
 
 // Bucket opens (creating if needed) a key-value bucket keeping history

@@ -23,7 +23,7 @@ func Open(ctx context.Context, eng *engine.Engine, clk clock.Clock, log *slog.Lo
 	if err != nil {
 		return nil, nil, err
 	}
-	pub, err := NewPublisher(ctx, store, eng.JS, eng.Stream)
+	pub, err := NewPublisher(ctx, store, eng)
 	if err != nil {
 		store.Close()
 		return nil, nil, err
