@@ -130,7 +130,7 @@ func (c PublisherConfig) validate() error {
 
 // Publisher stores messages of topics that have a matching subscription.
 type Publisher struct {
-	cfg   PublisherConfig
+	cfg    PublisherConfig
 	store  *Store
 	stream *stream.Stream
 	out    *stream.Publisher
