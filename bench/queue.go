@@ -107,7 +107,7 @@ func benchQueue(ctx context.Context, out *report) error {
 
 func newBenchQueues(ctx context.Context, eng *engine.Engine) (*queue.Service, error) {
 	// The janitor runs every second, so that its purges are part of the cost.
-	svc, err := queue.New(ctx, queue.Config{PurgeInterval: time.Second}, queue.Deps{JS: eng.JS, NC: eng.NC, Stream: eng.Stream, KV: eng.Bucket, Log: slog.New(slog.DiscardHandler)})
+	svc, err := queue.New(ctx, queue.Config{PurgeInterval: time.Second}, queue.Deps{Engine: eng.WorkQueues(), KV: eng.Bucket, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return nil, err
 	}

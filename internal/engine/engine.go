@@ -23,6 +23,7 @@ import (
 	"github.com/herald-mq/herald/internal/engine/dirlock"
 	"github.com/herald-mq/herald/internal/engine/kv"
 	"github.com/herald-mq/herald/internal/engine/stream"
+	"github.com/herald-mq/herald/internal/engine/workqueue"
 )
 
 // startTimeout bounds the embedded server's start; ctx ends it sooner.
@@ -99,6 +100,7 @@ type Engine struct {
 	closed   chan struct{} // closed when NC is closed
 	disk     *disk         // the embedded server's storage; nil with an external one
 
+	wq      *workqueue.Engine
 	pubOnce sync.Once
 	pub     *stream.Publisher
 	pubErr  error
@@ -167,6 +169,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Engine, error) {
 		return nil, fmt.Errorf("engine: jetstream: %w", err)
 	}
 	e.JS = js
+	e.wq = workqueue.NewEngine(nc, js, e.OpenStream)
 	if _, err := js.AccountInfo(ctx); err != nil {
 		_ = e.Close()
 		return nil, fmt.Errorf("engine: jetstream not available: %w", err)
@@ -338,6 +341,9 @@ func (e *Engine) OpenStream(ctx context.Context, cfg stream.Config) (*stream.Str
 	}
 	return stream.Wrap(s), nil
 }
+
+// WorkQueues serves the engine's work queues.
+func (e *Engine) WorkQueues() *workqueue.Engine { return e.wq }
 
 // Publisher is the engine's one publisher with acknowledgement, shared by
 // every user of the connection.

@@ -9,11 +9,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/herald-mq/herald/internal/clock"
 	"github.com/herald-mq/herald/internal/engine/kv"
+	"github.com/herald-mq/herald/internal/engine/stream"
+	"github.com/herald-mq/herald/internal/engine/workqueue"
 )
 
 // Queue is one queue's settings as stored in the metadata bucket.
@@ -123,12 +122,8 @@ func (c Config) validate() error {
 
 // Deps are what the queue service works with.
 type Deps struct {
-	// JS is the JetStream API; NC the connection it runs on. Required.
-	JS jetstream.JetStream
-	NC *nats.Conn
-	// Stream creates or updates a stream at the engine's replica settings.
-	// Required.
-	Stream func(context.Context, jetstream.StreamConfig) (jetstream.Stream, error)
+	// Engine keeps the queues' messages (engine.WorkQueues()). Required.
+	Engine Engine
 	// KV opens the metadata bucket (engine.Bucket). Required.
 	KV func(ctx context.Context, bucket string, history uint8) (*kv.Bucket, error)
 	// Clock stamps createTime and lastModifyTime and paces the janitor.
@@ -137,6 +132,15 @@ type Deps struct {
 	Clock clock.Clock
 	// Log is required.
 	Log *slog.Logger
+}
+
+// Engine is what the service needs of the engine (a *workqueue.Engine): a
+// work queue per queue, and publishing with acknowledgement.
+type Engine interface {
+	Queue(stream, consumer string) *workqueue.Queue
+	Publish(ctx context.Context, msgs []stream.Msg) ([]uint64, error)
+	PublishAsync(msgs []stream.Msg) *workqueue.Pending
+	Reconnects() uint64
 }
 
 // Service serves queues.
@@ -170,8 +174,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if deps.JS == nil || deps.NC == nil || deps.Stream == nil || deps.KV == nil || deps.Log == nil {
-		return nil, errors.New("queue: JS, NC, Stream, KV and Log are required")
+	if deps.Engine == nil || deps.KV == nil || deps.Log == nil {
+		return nil, errors.New("queue: Engine, KV and Log are required")
 	}
 	deps.Clock = cmp.Or[clock.Clock](deps.Clock, clock.Real{})
 	b, err := deps.KV(ctx, Bucket, 1)

@@ -23,7 +23,7 @@ const app = 1000000
 func newService(t testing.TB, eng *engine.Engine) *queue.Service {
 	t.Helper()
 	s, err := queue.New(context.Background(), queue.Config{}, queue.Deps{
-		JS: eng.JS, NC: eng.NC, Stream: eng.Stream, KV: eng.Bucket, Log: enginetest.Logger(),
+		Engine: eng.WorkQueues(), KV: eng.Bucket, Log: enginetest.Logger(),
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, s.Stop(context.Background())) })

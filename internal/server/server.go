@@ -118,7 +118,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		return err
 	}
 	queues, err := queue.New(ctx, queue.Config{}, queue.Deps{
-		JS: eng.JS, NC: eng.NC, Stream: eng.Stream, KV: eng.Bucket, Clock: clk, Log: log,
+		Engine: eng.WorkQueues(), KV: eng.Bucket, Clock: clk, Log: log,
 	})
 	if err != nil {
 		return err

@@ -87,7 +87,7 @@ func newAPIWith(t testing.TB, eng *engine.Engine, withQueues bool, more ...func(
 	deps := cmq.Deps{Accounts: accounts, Topics: topics, Messages: pub, Nonces: nonces, Clock: clk, Log: log}
 	var queues *queue.Service
 	if withQueues {
-		queues, err = queue.New(ctx, queue.Config{}, queue.Deps{JS: eng.JS, NC: eng.NC, Stream: eng.Stream, KV: eng.Bucket, Clock: clk, Log: log})
+		queues, err = queue.New(ctx, queue.Config{}, queue.Deps{Engine: eng.WorkQueues(), KV: eng.Bucket, Clock: clk, Log: log})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = queues.Stop(context.Background()) })
 		deps.Queues = queues
