@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/herald-mq/herald/internal/engine/schedule"
 )
 
 // A group is the attempts one engine message gives rise to: the first
@@ -253,7 +255,7 @@ func (s *Service) endLease(l *lease, v verdict) {
 	var err error
 	if v.again {
 		_, _, err = s.sched.lease(ctx, l.subject, v.at, v.rec)
-	} else if err = s.sched.unlease(ctx, l.seq); errors.Is(err, jetstream.ErrMsgNotFound) {
+	} else if err = s.sched.unlease(ctx, l.seq); errors.Is(err, schedule.ErrNotFound) {
 		// It came due while the attempt ran: the attempt is made again.
 		s.deps.Log.Debug("delivery: lease came due before its attempt ended", "subject", l.subject)
 		err = nil

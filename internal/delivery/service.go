@@ -12,10 +12,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/herald-mq/herald/internal/clock"
+	"github.com/herald-mq/herald/internal/engine/schedule"
+	"github.com/herald-mq/herald/internal/engine/workqueue"
 	"github.com/herald-mq/herald/internal/topic"
 )
 
@@ -26,8 +27,6 @@ const (
 	schedulePrefix   = "herald.sched."
 	fanoutConsumer   = "herald-fanout"
 	retryConsumer    = "herald-retry"
-	headerSchedule   = "Nats-Schedule"
-	headerSchedTgt   = "Nats-Schedule-Target"
 	retryTargetAppID = retryPrefix + "due" // records scheduled before targets named the subscription
 )
 
@@ -103,7 +102,6 @@ type Service struct {
 	deps     Deps
 	sched    scheduler
 	messages jetstream.Stream
-	retries  jetstream.Stream
 	fanout   jetstream.Consumer
 	retry    jetstream.Consumer
 
@@ -166,9 +164,13 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	sched, err := schedule.New(ctx, deps.JS, RetryStream)
+	if err != nil {
+		return nil, err
+	}
 	return &Service{
-		cfg: cfg, deps: deps, messages: messages, retries: retries, fanout: fanout, retry: retry,
-		sched:   jsScheduler{js: deps.JS, stream: retries},
+		cfg: cfg, deps: deps, messages: messages, fanout: fanout, retry: retry,
+		sched:   engineScheduler{s: sched},
 		stop:    make(chan struct{}),
 		groups:  map[*group]struct{}{},
 		drained: make(chan struct{}),
@@ -568,25 +570,28 @@ type scheduler interface {
 	// subject when subject is empty), and returns the subject and the
 	// record's sequence.
 	lease(ctx context.Context, subject string, at time.Time, rec record) (string, uint64, error)
-	// unlease deletes the record at seq.
+	// unlease deletes the record at seq (schedule.ErrNotFound when it came
+	// due meanwhile).
 	unlease(ctx context.Context, seq uint64) error
+	// count is how many records wait on subjects matching filter.
+	count(ctx context.Context, filter string) (uint64, error)
 }
 
-type jsScheduler struct {
-	js     jetstream.JetStream
-	stream jetstream.Stream
+// engineScheduler keeps retry records as the engine's scheduled messages.
+type engineScheduler struct {
+	s *schedule.Scheduler
 }
 
-func (j jsScheduler) schedule(ctx context.Context, at time.Time, rec record) error {
+func (j engineScheduler) schedule(ctx context.Context, at time.Time, rec record) error {
 	m, err := scheduleMsg(recordSubject(rec, ""), at, rec)
 	if err != nil {
 		return err
 	}
-	_, err = j.js.PublishMsg(ctx, m)
+	_, err = j.s.Schedule(ctx, m)
 	return err
 }
 
-func (j jsScheduler) lease(ctx context.Context, subject string, at time.Time, rec record) (string, uint64, error) {
+func (j engineScheduler) lease(ctx context.Context, subject string, at time.Time, rec record) (string, uint64, error) {
 	if subject == "" {
 		subject = recordSubject(rec, "lease.")
 	}
@@ -594,23 +599,27 @@ func (j jsScheduler) lease(ctx context.Context, subject string, at time.Time, re
 	if err != nil {
 		return "", 0, err
 	}
-	m.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject) // a renewed lease replaces the old
-	ack, err := j.js.PublishMsg(ctx, m)
+	m.Replace = true // a renewed lease replaces the old
+	seq, err := j.s.Schedule(ctx, m)
 	if err != nil {
 		return "", 0, err
 	}
-	return subject, ack.Sequence, nil
+	return subject, seq, nil
 }
 
-func (j jsScheduler) unlease(ctx context.Context, seq uint64) error {
-	return j.stream.DeleteMsg(ctx, seq)
+func (j engineScheduler) unlease(ctx context.Context, seq uint64) error {
+	return j.s.Cancel(ctx, seq)
+}
+
+func (j engineScheduler) count(ctx context.Context, filter string) (uint64, error) {
+	return j.s.Count(ctx, filter)
 }
 
 // recordSubject is a new, unique subject for a record of rec's subscription.
 // It names the subscription, so that Waiting can count its records; a
 // schedule's own subject must be unique.
 func recordSubject(rec record, kind string) string {
-	unique := nats.NewInbox()[len(nats.InboxPrefix):]
+	unique := workqueue.NewID()
 	if !subjectToken(rec.SubID) {
 		return schedulePrefix + kind + unique
 	}
@@ -619,18 +628,16 @@ func recordSubject(rec record, kind string) string {
 
 // scheduleMsg is rec as a message on subject that the engine moves to the
 // retry consumer's subjects at at.
-func scheduleMsg(subject string, at time.Time, rec record) (*nats.Msg, error) {
+func scheduleMsg(subject string, at time.Time, rec record) (schedule.Msg, error) {
 	b, err := json.Marshal(rec)
 	if err != nil {
-		return nil, err
+		return schedule.Msg{}, err
 	}
-	m := &nats.Msg{Subject: subject, Data: b, Header: nats.Header{}}
-	m.Header.Set(headerSchedule, "@at "+at.UTC().Format(time.RFC3339Nano))
-	m.Header.Set(headerSchedTgt, retryPrefix+rec.SubID+".due")
+	target := retryPrefix + rec.SubID + ".due"
 	if !subjectToken(rec.SubID) {
-		m.Header.Set(headerSchedTgt, retryTargetAppID)
+		target = retryTargetAppID
 	}
-	return m, nil
+	return schedule.Msg{Subject: subject, Target: target, At: at, Data: b}, nil
 }
 
 // Waiting is how many of a subscription's messages wait in the retry stream
@@ -642,13 +649,9 @@ func (s *Service) Waiting(ctx context.Context, subID string) (int64, error) {
 	if !subjectToken(subID) {
 		return 0, nil
 	}
-	info, err := s.retries.Info(ctx, jetstream.WithSubjectFilter("herald.*."+subID+".>"))
+	n, err := s.sched.count(ctx, "herald.*."+subID+".>")
 	if err != nil {
 		return 0, fmt.Errorf("delivery: count retries: %w", err)
-	}
-	var n uint64
-	for _, c := range info.State.Subjects {
-		n += c
 	}
 	return int64(n), nil
 }
