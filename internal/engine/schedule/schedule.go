@@ -1,7 +1,7 @@
 // Package schedule stores messages that the engine moves to another
 // subject at a given time (JetStream message schedules): delivery's retries
 // and leases. A scheduled message can replace the others on its subject (a
-// renewed lease), be cancelled before it comes due, and be counted.
+// renewed lease), be canceled before it comes due, and be counted.
 package schedule
 
 import (
@@ -20,8 +20,8 @@ const (
 	headerTarget   = "Nats-Schedule-Target"
 )
 
-// ErrNotFound: the scheduled message is not there (it came due, or was
-// cancelled).
+// ErrNotFound means the scheduled message is not there (it came due, or was
+// canceled).
 var ErrNotFound = errors.New("schedule: no such scheduled message")
 
 // Scheduler stores scheduled messages in one stream, which must allow

@@ -66,7 +66,7 @@ type Stream struct {
 // Wrap wraps an open JetStream stream (the engine opens them).
 func Wrap(s jetstream.Stream) *Stream { return &Stream{s: s} }
 
-// ErrNotFound: no such message, or no such stream.
+// ErrNotFound means there is no such message, or no such stream.
 var ErrNotFound = errors.New("stream: not found")
 
 // Name is the stream's name.

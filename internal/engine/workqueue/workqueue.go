@@ -61,10 +61,9 @@ func (c ConsumerConfig) jetStream() jetstream.ConsumerConfig {
 
 // Engine is a connection to JetStream on which work queues live.
 type Engine struct {
-	nc       *nats.Conn
-	js       jetstream.JetStream
-	open     func(context.Context, stream.Config) (*stream.Stream, error)
-	replicas int
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	open func(context.Context, stream.Config) (*stream.Stream, error)
 }
 
 // NewEngine serves work queues on nc; open creates or updates a stream at the
