@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -98,6 +99,20 @@ func (b *Bucket) DeleteAt(ctx context.Context, key string, rev uint64) error {
 	return nil
 }
 
+// Purge removes the key with its history, leaving a marker of the removal
+// that followers see and that the engine itself removes markerTTL later
+// (per-key TTLs); markerTTL 0 keeps the marker.
+func (b *Bucket) Purge(ctx context.Context, key string, markerTTL time.Duration) error {
+	var opts []jetstream.KVDeleteOpt
+	if markerTTL > 0 {
+		opts = append(opts, jetstream.PurgeTTL(markerTTL))
+	}
+	if err := b.kv.Purge(ctx, key, opts...); err != nil {
+		return b.err("purge", key, err)
+	}
+	return nil
+}
+
 // Keys lists the keys with a value that match filter (NATS subject
 // wildcards: "a.*.c", "a.>").
 func (b *Bucket) Keys(ctx context.Context, filter string) ([]string, error) {
@@ -114,20 +129,27 @@ func (b *Bucket) Keys(ctx context.Context, filter string) ([]string, error) {
 }
 
 func (b *Bucket) err(op, key string, err error) error {
+	// A lost compare-and-set is checked first: a replicated stream reports
+	// it with its own code (10164), which nats.go also wraps as
+	// ErrKeyExists.
 	switch {
+	case op == "create" && (errors.Is(err, jetstream.ErrKeyExists) || isWrongLastSequence(err)):
+		// Create is an update expecting no revision.
+		err = ErrKeyExists
+	case errors.Is(err, jetstream.ErrKeyRevisionMismatch) || isWrongLastSequence(err):
+		err = ErrWrongRevision
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 		err = ErrKeyNotFound
 	case errors.Is(err, jetstream.ErrKeyExists):
 		err = ErrKeyExists
-	case isWrongLastSequence(err):
-		err = ErrWrongRevision
 	}
 	return fmt.Errorf("kv: %s %s/%s: %w", op, b.kv.Bucket(), key, err)
 }
 
 func isWrongLastSequence(err error) bool {
 	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
 func entry(e jetstream.KeyValueEntry) Entry {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -72,7 +73,7 @@ func (s *Scheduler) Schedule(ctx context.Context, m Msg) (uint64, error) {
 // there any more.
 func (s *Scheduler) Cancel(ctx context.Context, seq uint64) error {
 	if err := s.stream.DeleteMsg(ctx, seq); err != nil {
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
+		if noMessage(err) {
 			return fmt.Errorf("%w: %w", ErrNotFound, err)
 		}
 		return fmt.Errorf("schedule: cancel %d: %w", seq, err)
@@ -92,4 +93,16 @@ func (s *Scheduler) Count(ctx context.Context, filter string) (uint64, error) {
 		n += c
 	}
 	return n, nil
+}
+
+// noMessage reports whether err says there is no message at the sequence:
+// a delete answers 10057 "no message found", a get 10037.
+func noMessage(err error) bool {
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return true
+	}
+	var api *jetstream.APIError
+	return errors.As(err, &api) && api.ErrorCode == 10037 ||
+		// nats.go wraps a failed delete's API error as text only.
+		strings.Contains(err.Error(), "no message found")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -145,7 +146,11 @@ func stored(m *jetstream.RawStreamMsg) Stored {
 }
 
 func notFound(err error) error {
-	if errors.Is(err, jetstream.ErrMsgNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+	var api *jetstream.APIError
+	noMessage := errors.As(err, &api) && api.ErrorCode == 10037 ||
+		// nats.go wraps a failed delete's API error as text only.
+		strings.Contains(err.Error(), "no message found")
+	if noMessage || errors.Is(err, jetstream.ErrMsgNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
 	return err
