@@ -177,8 +177,11 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	}, nil
 }
 
-// Start begins consuming.
-func (s *Service) Start(context.Context) error {
+// Start begins consuming, until Stop. An ended ctx refuses the start.
+func (s *Service) Start(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("delivery: start: %w", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range []struct {

@@ -16,7 +16,7 @@ import (
 	"github.com/herald-mq/herald/internal/clock"
 	"github.com/herald-mq/herald/internal/engine"
 	"github.com/herald-mq/herald/internal/engine/enginetest"
-	"github.com/herald-mq/herald/internal/push/retry"
+	"github.com/herald-mq/herald/internal/delivery/retry"
 	"github.com/herald-mq/herald/internal/topic"
 )
 

@@ -189,9 +189,13 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	return &Service{cfg: cfg, deps: deps, store: st, now: time.Now, dirty: map[string]bool{}, suspect: map[string]*recordIndex{}}, nil
 }
 
-// Start runs the janitor that purges deleted messages; it first looks at
-// every queue, for deletes made before a restart.
-func (s *Service) Start(context.Context) error {
+// Start runs the janitor that purges deleted messages, until Stop; it
+// first looks at every queue, for deletes made before a restart. An ended
+// ctx refuses the start.
+func (s *Service) Start(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("queue: start: %w", err)
+	}
 	s.runMu.Lock()
 	defer s.runMu.Unlock()
 	if s.stop != nil {
@@ -200,9 +204,9 @@ func (s *Service) Start(context.Context) error {
 	for _, q := range s.store.all() {
 		s.markDirty(q.ID)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	jctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop, s.stopped = cancel, make(chan struct{})
-	go s.janitor(ctx, s.stopped)
+	go s.janitor(jctx, s.stopped)
 	return nil
 }
 
