@@ -42,8 +42,10 @@ var ErrDeferred = errors.New("delivery: endpoint stalled, attempt deferred")
 
 // Config tunes delivery.
 type Config struct {
-	// Policy returns the retry policy of a notifyStrategy. Required.
-	Policy func(strategy string) RetryPolicy
+	// Policy returns the retry policy of a notifyStrategy, or an error for a
+	// strategy it does not know (a message of such a subscription is given
+	// up after its first failed attempt, with that error). Required.
+	Policy func(strategy string) (RetryPolicy, error)
 	// DeferDelay is how long an attempt waits when its endpoint is saturated,
 	// unless the Sender says better (Backoffer). Defaults to 1 second.
 	DeferDelay time.Duration
@@ -505,12 +507,19 @@ func (s *Service) judge(rec record, a Attempt, o Outcome) verdict {
 		s.deps.Record.SignatureRejected(context.Background(), a.Sub)
 	}
 	rec.Attempts = a.Number
-	next, ok := s.cfg.Policy(a.Sub.NotifyStrategy).Next(a.Number, a.Published, s.deps.Clock.Now())
+	reason := o.Err
+	if reason == nil {
+		reason = fmt.Errorf("endpoint answered HTTP %d", o.Status)
+	}
+	policy, err := s.cfg.Policy(a.Sub.NotifyStrategy)
+	if err != nil {
+		// A stored strategy the API never accepts: nothing says when to try
+		// again.
+		s.deps.Record.GaveUp(context.Background(), a.Sub, a.MsgID, fmt.Errorf("%w (the attempt failed: %w)", err, reason))
+		return verdict{}
+	}
+	next, ok := policy.Next(a.Number, a.Published, s.deps.Clock.Now())
 	if !ok || errors.Is(o.Err, ErrUndeliverable) {
-		reason := o.Err
-		if reason == nil {
-			reason = fmt.Errorf("endpoint answered HTTP %d", o.Status)
-		}
 		s.deps.Record.GaveUp(context.Background(), a.Sub, a.MsgID, reason)
 		return verdict{}
 	}

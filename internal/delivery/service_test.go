@@ -125,11 +125,7 @@ func (r *rig) service(scale float64, sender Sender, tune func(*Config)) *Service
 	t := r.t
 	policies := retry.Config{Scale: scale, Int64N: func(n int64) int64 { return n - 1 }}
 	cfg := Config{
-		Policy: func(strategy string) RetryPolicy {
-			p, err := retry.New(strategy, policies)
-			require.NoError(t, err)
-			return p
-		},
+		Policy: func(strategy string) (RetryPolicy, error) { return retry.New(strategy, policies) },
 		DeferDelay: 50 * time.Millisecond,
 	}
 	if tune != nil {
@@ -523,3 +519,34 @@ func TestFanOutWaitsForThePublishersIndex(t *testing.T) {
 	}
 	require.Equal(t, map[string]bool{"s": true, "late": true}, got)
 }
+
+// TestUnknownStoredStrategyGivesUp: a subscription whose stored
+// notifyStrategy the policies do not know (written by something other than
+// the API) is given up after its first failed attempt, with
+// retry.ErrUnknownStrategy as the reason, instead of being retried under
+// some default.
+func TestUnknownStoredStrategyGivesUp(t *testing.T) {
+	t.Parallel()
+	reasons := make(chan error, 10)
+	r := newRig(t, 0.01, func(Attempt) (Outcome, bool) { return Outcome{Status: 500}, true })
+	r.svc.deps.Record = reasonRecorder{reasons}
+	tp := r.topic("t", topic.FilterTag, topic.Subscription{Name: "s", Endpoint: "http://e", NotifyStrategy: "LINEAR_RETRY"})
+	_, err := r.pub.Publish(context.Background(), tp, []topic.Message{{Body: []byte("x")}})
+	require.NoError(t, err)
+	require.Equal(t, 1, r.next().Number)
+	reason := recv(t, reasons)
+	require.ErrorIs(t, reason, retry.ErrUnknownStrategy)
+	require.ErrorContains(t, reason, `"LINEAR_RETRY"`)
+	require.ErrorContains(t, reason, "HTTP 500")
+	r.waitAcked(topic.MessageStream, fanoutConsumer)
+	require.Empty(t, r.sched.at, "no retry scheduled")
+	require.Empty(t, r.sender.got, "no second attempt")
+}
+
+type reasonRecorder struct{ got chan error }
+
+func (g reasonRecorder) GaveUp(_ context.Context, _ *topic.Subscription, _ string, reason error) {
+	g.got <- reason
+}
+
+func (g reasonRecorder) SignatureRejected(context.Context, *topic.Subscription) {}

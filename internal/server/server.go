@@ -178,13 +178,7 @@ func build(ctx context.Context, cfg config.Config, eng *engine.Engine, lns *sock
 	policies := retry.Config{Scale: cfg.RetryIntervalScale}
 	deliveries, err := delivery.New(ctx, delivery.Config{
 		AckWait: cfg.DeliveryAckWait,
-		Policy: func(strategy string) delivery.RetryPolicy {
-			p, err := retry.New(strategy, policies)
-			if err != nil { // a stored strategy the API never accepts
-				p, _ = retry.New(retry.ExponentialDecay, policies)
-			}
-			return p
-		},
+		Policy: func(strategy string) (delivery.RetryPolicy, error) { return retry.New(strategy, policies) },
 	}, delivery.Deps{
 		JS: eng.JS, Stream: eng.Stream, Subs: topics, Sender: newMeteredSender(reg, sender), Queues: queues,
 		Record: stats, Clock: clk, Log: log,
