@@ -14,9 +14,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/herald-mq/herald/internal/clock"
+	"github.com/herald-mq/herald/internal/delivery/retry"
 	"github.com/herald-mq/herald/internal/engine"
 	"github.com/herald-mq/herald/internal/engine/enginetest"
-	"github.com/herald-mq/herald/internal/delivery/retry"
 	"github.com/herald-mq/herald/internal/topic"
 )
 
@@ -125,7 +125,7 @@ func (r *rig) service(scale float64, sender Sender, tune func(*Config)) *Service
 	t := r.t
 	policies := retry.Config{Scale: scale, Int64N: func(n int64) int64 { return n - 1 }}
 	cfg := Config{
-		Policy: func(strategy string) (RetryPolicy, error) { return retry.New(strategy, policies) },
+		Policy:     func(strategy string) (RetryPolicy, error) { return retry.New(strategy, policies) },
 		DeferDelay: 50 * time.Millisecond,
 	}
 	if tune != nil {

@@ -23,12 +23,12 @@ import (
 	"github.com/herald-mq/herald/internal/config"
 	"github.com/herald-mq/herald/internal/dashboard"
 	"github.com/herald-mq/herald/internal/delivery"
+	"github.com/herald-mq/herald/internal/delivery/retry"
 	"github.com/herald-mq/herald/internal/engine"
 	"github.com/herald-mq/herald/internal/lifecycle"
 	"github.com/herald-mq/herald/internal/nonce"
 	"github.com/herald-mq/herald/internal/push"
 	"github.com/herald-mq/herald/internal/push/mnssign"
-	"github.com/herald-mq/herald/internal/delivery/retry"
 	"github.com/herald-mq/herald/internal/queue"
 	"github.com/herald-mq/herald/internal/topic"
 )
@@ -178,7 +178,7 @@ func build(ctx context.Context, cfg config.Config, eng *engine.Engine, lns *sock
 	policies := retry.Config{Scale: cfg.RetryIntervalScale}
 	deliveries, err := delivery.New(ctx, delivery.Config{
 		AckWait: cfg.DeliveryAckWait,
-		Policy: func(strategy string) (delivery.RetryPolicy, error) { return retry.New(strategy, policies) },
+		Policy:  func(strategy string) (delivery.RetryPolicy, error) { return retry.New(strategy, policies) },
 	}, delivery.Deps{
 		JS: eng.JS, Stream: eng.Stream, Subs: topics, Sender: newMeteredSender(reg, sender), Queues: queues,
 		Record: stats, Clock: clk, Log: log,
