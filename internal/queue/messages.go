@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	fanout "github.com/herald-mq/herald/internal/delivery"
 	"github.com/herald-mq/herald/internal/engine/stream"
 	"github.com/herald-mq/herald/internal/engine/workqueue"
 )
@@ -104,22 +103,24 @@ func (s *Service) publishErr(err error) error {
 	return fmt.Errorf("queue: send: %w", s.engineErr(err))
 }
 
-var _ fanout.QueueSink = (*Service)(nil)
+// ErrNotStorable marks an Enqueue this queue can never take: the queue is
+// missing, or the body does not fit it. Trying again does not help.
+var ErrNotStorable = errors.New("queue: message cannot be stored in this queue")
 
 // Enqueue stores a topic message in a queue (protocol=queue subscriptions),
 // returning once it is stored. The message keeps the topic's msgId, and a
 // retried delivery of the same msgId within two minutes is stored once. A
-// missing queue or a body too big for it is undeliverable (given up at once).
+// missing queue or a body too big for it is ErrNotStorable.
 func (s *Service) Enqueue(ctx context.Context, appID int64, queueName string, body []byte, msgID string) error {
 	q, err := s.store.get(ctx, appID, queueName)
 	if errors.Is(err, ErrQueueNotFound) {
-		return fmt.Errorf("%w: %w", fanout.ErrUndeliverable, err)
+		return fmt.Errorf("%w: %w", ErrNotStorable, err)
 	}
 	if err != nil {
 		return err
 	}
 	if err := checkBody(q, body); err != nil {
-		return fmt.Errorf("%w: %w", fanout.ErrUndeliverable, err)
+		return fmt.Errorf("%w: %w", ErrNotStorable, err)
 	}
 	if err := s.heap.check(ctx, s, q, 1); err != nil {
 		return err

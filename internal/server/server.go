@@ -180,7 +180,7 @@ func build(ctx context.Context, cfg config.Config, eng *engine.Engine, lns *sock
 		AckWait: cfg.DeliveryAckWait,
 		Policy:  func(strategy string) (delivery.RetryPolicy, error) { return retry.New(strategy, policies) },
 	}, delivery.Deps{
-		JS: eng.JS, Stream: eng.Stream, Subs: topics, Sender: newMeteredSender(reg, sender), Queues: queues,
+		JS: eng.JS, Stream: eng.Stream, Subs: topics, Sender: newMeteredSender(reg, sender), Queues: queueSink{queues},
 		Record: stats, Clock: clk, Log: log,
 	})
 	if err != nil {
@@ -357,4 +357,16 @@ func replicas(cfg config.Config) int {
 		return 1
 	}
 	return cfg.NatsReplicas
+}
+
+// queueSink hands topic messages to queues (protocol=queue subscriptions):
+// a message a queue can never store is undeliverable, given up at once.
+type queueSink struct{ queues *queue.Service }
+
+func (s queueSink) Enqueue(ctx context.Context, appID int64, queueName string, body []byte, msgID string) error {
+	err := s.queues.Enqueue(ctx, appID, queueName, body, msgID)
+	if errors.Is(err, queue.ErrNotStorable) {
+		return fmt.Errorf("%w: %w", delivery.ErrUndeliverable, err)
+	}
+	return err
 }
