@@ -25,7 +25,7 @@ type heapCount struct {
 const heapCountTTL = time.Second
 
 func (h *heapCounts) check(ctx context.Context, s *Service, q *Queue, adding int) error {
-	now := time.Now()
+	now := s.now()
 	h.mu.Lock()
 	c, ok := h.counts[q.ID]
 	h.mu.Unlock()

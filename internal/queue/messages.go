@@ -147,9 +147,9 @@ func (s *Service) Receive(ctx context.Context, appID int64, name string, n int, 
 	if wait < 0 {
 		wait = time.Duration(q.PollingWaitSeconds) * time.Second
 	}
-	deadline := time.Now().Add(wait)
+	deadline := s.now().Add(wait)
 	for {
-		msgs, err := s.pull(ctx, q, n, max(time.Until(deadline), minPull))
+		msgs, err := s.pull(ctx, q, n, max(deadline.Sub(s.now()), minPull))
 		if err != nil {
 			return nil, err
 		}
@@ -160,7 +160,7 @@ func (s *Service) Receive(ctx context.Context, appID int64, name string, n int, 
 		if len(out) > 0 {
 			return out, nil
 		}
-		if time.Until(deadline) < minPull {
+		if deadline.Sub(s.now()) < minPull {
 			return nil, ErrNoMessage
 		}
 	}

@@ -126,10 +126,14 @@ type Deps struct {
 	Engine Engine
 	// KV opens the metadata bucket (engine.Bucket). Required.
 	KV func(ctx context.Context, bucket string, history uint8) (*kv.Bucket, error)
-	// Clock stamps createTime and lastModifyTime and paces the janitor.
-	// Message times (enqueue, visibility) are the engine's wall clock, because
-	// JetStream's ack timers run on it. Defaults to the real clock.
+	// Clock stamps createTime and lastModifyTime, bounds rewinds and paces
+	// the janitor. Defaults to the real clock.
 	Clock clock.Clock
+	// EngineClock is the engine's wall clock, which its timers (ack wait,
+	// message schedules, pull expiry) and stored times run on: message
+	// times (enqueue, visibility, delays), receive waits and the heap
+	// count's age are read from it. Defaults to the real clock.
+	EngineClock clock.Clock
 	// Log is required.
 	Log *slog.Logger
 }
@@ -148,7 +152,7 @@ type Service struct {
 	cfg   Config
 	deps  Deps
 	store *store
-	now   func() time.Time // the engine's clock, for everything visibility
+	now   func() time.Time // deps.EngineClock.Now
 
 	heap heapCounts
 
@@ -178,6 +182,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		return nil, errors.New("queue: Engine, KV and Log are required")
 	}
 	deps.Clock = cmp.Or[clock.Clock](deps.Clock, clock.Real{})
+	deps.EngineClock = cmp.Or[clock.Clock](deps.EngineClock, clock.Real{})
 	b, err := deps.KV(ctx, Bucket, 1)
 	if err != nil {
 		return nil, err
@@ -186,7 +191,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, deps: deps, store: st, now: time.Now, dirty: map[string]bool{}, suspect: map[string]*recordIndex{}}, nil
+	return &Service{cfg: cfg, deps: deps, store: st, now: deps.EngineClock.Now, dirty: map[string]bool{}, suspect: map[string]*recordIndex{}}, nil
 }
 
 // Start runs the janitor that purges deleted messages, until Stop; it
