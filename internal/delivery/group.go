@@ -6,9 +6,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/herald-mq/herald/internal/engine/schedule"
+	"github.com/herald-mq/herald/internal/engine/workqueue"
 )
 
 // A group is the attempts one engine message gives rise to: the first
@@ -26,7 +25,7 @@ import (
 // or becomes the record of its next attempt.
 type group struct {
 	s       *Service
-	msg     jetstream.Msg
+	msg     *workqueue.Msg
 	tickets []*ticket
 
 	mu        sync.Mutex
@@ -55,7 +54,7 @@ type lease struct {
 
 // newGroup tracks msg's attempts, one per record; it returns nil once Stop
 // has begun, and the caller hands msg back.
-func (s *Service) newGroup(msg jetstream.Msg, recs []record) *group {
+func (s *Service) newGroup(msg *workqueue.Msg, recs []record) *group {
 	g := &group{s: s, msg: msg, left: len(recs), tickets: make([]*ticket, len(recs))}
 	for i, rec := range recs {
 		g.tickets[i] = &ticket{g: g, rec: rec, running: true}

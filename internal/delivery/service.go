@@ -12,10 +12,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/herald-mq/herald/internal/clock"
 	"github.com/herald-mq/herald/internal/engine/schedule"
+	"github.com/herald-mq/herald/internal/engine/stream"
 	"github.com/herald-mq/herald/internal/engine/workqueue"
 	"github.com/herald-mq/herald/internal/topic"
 )
@@ -87,9 +86,9 @@ func (c Config) validate() error {
 
 // Deps are what delivery works with.
 type Deps struct {
-	JS jetstream.JetStream
-	// Stream creates or updates a stream (the engine's replica settings).
-	Stream func(context.Context, jetstream.StreamConfig) (jetstream.Stream, error)
+	// Engine keeps the messages, consumers and retry schedules (an
+	// *engine.Engine). Required.
+	Engine Engine
 	Subs   Subscriptions
 	Sender Sender
 	Queues QueueSink // nil: queue subscriptions wait in the retry stream
@@ -98,17 +97,24 @@ type Deps struct {
 	Log    *slog.Logger
 }
 
+// Engine is what delivery needs of the engine (an *engine.Engine).
+type Engine interface {
+	OpenStream(ctx context.Context, cfg stream.Config) (*stream.Stream, error)
+	Consumer(ctx context.Context, streamName string, cc workqueue.ConsumerConfig) (*workqueue.Consumer, error)
+	Scheduler(ctx context.Context, streamName string) (*schedule.Scheduler, error)
+}
+
 // Service runs the fan-out and retry consumers.
 type Service struct {
 	cfg      Config
 	deps     Deps
 	sched    scheduler
-	messages jetstream.Stream
-	fanout   jetstream.Consumer
-	retry    jetstream.Consumer
+	messages *stream.Stream
+	fanout   *workqueue.Consumer
+	retry    *workqueue.Consumer
 
 	mu       sync.Mutex
-	contexts []jetstream.ConsumeContext
+	contexts []*workqueue.Consumption
 	stop     chan struct{}
 	stopOnce sync.Once
 	beating  sync.WaitGroup
@@ -128,45 +134,39 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	retries, err := deps.Stream(ctx, jetstream.StreamConfig{
-		Name:              RetryStream,
-		Description:       "herald delivery retries: scheduled and due attempts",
-		Subjects:          []string{retryPrefix + ">", schedulePrefix + ">"},
-		Retention:         jetstream.WorkQueuePolicy,
-		AllowMsgSchedules: true,
-		AllowRollup:       true, // a lease is renewed or replaced by a new message on its subject
+	_, err := deps.Engine.OpenStream(ctx, stream.Config{
+		Name:           RetryStream,
+		Description:    "herald delivery retries: scheduled and due attempts",
+		Subjects:       []string{retryPrefix + ">", schedulePrefix + ">"},
+		WorkQueue:      true,
+		AllowSchedules: true,
+		AllowRollup:    true, // a lease is renewed or replaced by a new message on its subject
 	})
 	if err != nil {
 		return nil, err
 	}
-	messages, err := deps.Stream(ctx, topic.StreamConfig().JetStream())
+	messages, err := deps.Engine.OpenStream(ctx, topic.StreamConfig())
 	if err != nil {
 		return nil, err
 	}
-	consumer := func(s jetstream.Stream, name, filter string) (jetstream.Consumer, error) {
-		c, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-			Durable:       name,
-			FilterSubject: filter,
-			AckPolicy:     jetstream.AckExplicitPolicy,
-			AckWait:       cfg.AckWait,
-			MaxAckPending: cfg.MaxAckPending,
-			MaxDeliver:    -1,
-			DeliverPolicy: jetstream.DeliverAllPolicy,
+	consumer := func(streamName, name, filter string) (*workqueue.Consumer, error) {
+		c, err := deps.Engine.Consumer(ctx, streamName, workqueue.ConsumerConfig{
+			Name: name, Filter: filter, AckWait: cfg.AckWait, MaxAckPending: cfg.MaxAckPending,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("delivery: consumer %s: %w", name, err)
+			return nil, fmt.Errorf("delivery: %w", err)
 		}
 		return c, nil
 	}
-	fanout, err := consumer(messages, fanoutConsumer, topic.SubjectPrefix+">")
+	fanout, err := consumer(topic.MessageStream, fanoutConsumer, topic.SubjectPrefix+">")
 	if err != nil {
 		return nil, err
 	}
-	retry, err := consumer(retries, retryConsumer, retryPrefix+">")
+	retry, err := consumer(RetryStream, retryConsumer, retryPrefix+">")
 	if err != nil {
 		return nil, err
 	}
-	sched, err := schedule.New(ctx, deps.JS, RetryStream)
+	sched, err := deps.Engine.Scheduler(ctx, RetryStream)
 	if err != nil {
 		return nil, err
 	}
@@ -187,14 +187,12 @@ func (s *Service) Start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range []struct {
-		cons   jetstream.Consumer
-		handle func(jetstream.Msg)
+		cons   *workqueue.Consumer
+		handle func(*workqueue.Msg)
 	}{{s.fanout, s.handleMessage}, {s.retry, s.handleRetry}} {
-		cc, err := c.cons.Consume(c.handle, jetstream.PullMaxMessages(1000), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
-				s.deps.Log.Debug("delivery consumer", "err", err)
-			}
-		}))
+		cc, err := c.cons.Consume(c.handle, 1000, func(err error) {
+			s.deps.Log.Debug("delivery consumer", "err", err)
+		})
 		if err != nil {
 			for _, started := range s.contexts {
 				started.Stop()
@@ -300,28 +298,28 @@ type record struct {
 	DeliveryID string `json:"deliveryId"`
 }
 
-func (s *Service) handleMessage(msg jetstream.Msg) {
+func (s *Service) handleMessage(msg *workqueue.Msg) {
 	appID, topicName, ok := topic.ParseSubject(msg.Subject())
-	meta, err := msg.Metadata()
-	if !ok || err != nil {
-		s.deps.Log.Error("delivery: unreadable message, dropped", "subject", msg.Subject(), "err", err)
-		_ = msg.Term()
+	meta := msg.Delivery
+	if !ok || meta.StreamSeq == 0 {
+		s.deps.Log.Error("delivery: unreadable message, dropped", "subject", msg.Subject())
+		_ = msg.Term("")
 		return
 	}
 	if s.closing.Load() { // fetched before Stop: not started
 		s.handBack(msg)
 		return
 	}
-	h := msg.Headers()
+	h := msg.Header()
 	// Another process may have published knowing of subscriptions this
 	// process's index has not applied yet: wait for them, else try later.
 	topicRev, subRev := topic.DecodeIndexRev(h)
 	ctx, cancel := context.WithTimeout(context.Background(), indexWait)
-	err = s.deps.Subs.WaitRevisions(ctx, topicRev, subRev)
+	err := s.deps.Subs.WaitRevisions(ctx, topicRev, subRev)
 	cancel()
 	if err != nil {
 		s.deps.Log.Warn("delivery: subscription index behind, message retried", "subject", msg.Subject(), "err", err)
-		_ = msg.NakWithDelay(time.Second)
+		_ = msg.NakAfter(time.Second)
 		return
 	}
 	t, ok := s.deps.Subs.TopicFromIndex(appID, topicName)
@@ -346,7 +344,7 @@ func (s *Service) handleMessage(msg jetstream.Msg) {
 	for i, sub := range targets {
 		recs[i] = record{
 			AppID: appID, Topic: topicName, Sub: sub.Name, SubID: sub.ID, MsgID: msgID,
-			Seq: meta.Sequence.Stream, Published: meta.Timestamp.UnixMilli(),
+			Seq: meta.StreamSeq, Published: meta.Stored.UnixMilli(),
 			DeliveryID: msgID + "-" + sub.ID,
 		}
 	}
@@ -365,7 +363,7 @@ func (s *Service) handleMessage(msg jetstream.Msg) {
 		// Every endpoint is saturated: let the engine offer the message
 		// again later, which costs no write.
 		g.abandon()
-		_ = msg.NakWithDelay(s.backoff(targets[0]))
+		_ = msg.NakAfter(s.backoff(targets[0]))
 		return
 	}
 	for _, i := range refused {
@@ -379,11 +377,11 @@ func (s *Service) handleMessage(msg jetstream.Msg) {
 // catch up with the publisher's.
 const indexWait = 5 * time.Second
 
-func (s *Service) handleRetry(msg jetstream.Msg) {
+func (s *Service) handleRetry(msg *workqueue.Msg) {
 	var rec record
 	if err := json.Unmarshal(msg.Data(), &rec); err != nil {
 		s.deps.Log.Error("delivery: unreadable retry record, dropped", "err", err)
-		_ = msg.Term()
+		_ = msg.Term("")
 		return
 	}
 	if s.closing.Load() { // fetched before Stop: not started
@@ -393,7 +391,7 @@ func (s *Service) handleRetry(msg jetstream.Msg) {
 	sub, err := s.findSubscription(rec)
 	if err != nil {
 		s.deps.Log.Warn("delivery: subscription of a retry unknown for now", "msgId", rec.MsgID, "err", err)
-		_ = msg.NakWithDelay(time.Second)
+		_ = msg.NakAfter(time.Second)
 		return
 	}
 	if sub == nil {
@@ -407,9 +405,9 @@ func (s *Service) handleRetry(msg jetstream.Msg) {
 	}
 	tk := g.tickets[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	stored, err := s.messages.GetMsg(ctx, rec.Seq)
+	stored, err := s.messages.Get(ctx, rec.Seq)
 	cancel()
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
+	if errors.Is(err, stream.ErrNotFound) {
 		s.deps.Record.GaveUp(context.Background(), sub, rec.MsgID, errors.New("message expired"))
 		tk.end(verdict{})
 		return
@@ -421,7 +419,7 @@ func (s *Service) handleRetry(msg jetstream.Msg) {
 	}
 	if !s.attempt(sub, stored.Data, topic.DecodeTags(stored.Header), stored.Header.Get(topic.HeaderRoutingKey), tk) {
 		g.abandon()
-		_ = msg.NakWithDelay(s.backoff(sub))
+		_ = msg.NakAfter(s.backoff(sub))
 	}
 }
 
@@ -541,14 +539,14 @@ func (s *Service) schedule(rec record, at time.Time) bool {
 // for the engine to confirm, since the engine closes right after Stop and an
 // acknowledgement lost then would have every subscription of the message
 // pushed it again.
-func (s *Service) ack(msg jetstream.Msg) {
+func (s *Service) ack(msg *workqueue.Msg) {
 	if !s.closing.Load() {
 		_ = msg.Ack()
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), confirmWait)
 	defer cancel()
-	if err := msg.DoubleAck(ctx); err != nil {
+	if err := msg.AckSync(ctx); err != nil {
 		s.deps.Log.Warn("delivery: acknowledgement not confirmed", "subject", msg.Subject(), "err", err)
 	}
 }
@@ -559,13 +557,14 @@ func (s *Service) ack(msg jetstream.Msg) {
 // would wait for the AckWait. While stopping the nak is confirmed (the
 // protocol's nak with a reply subject), so that it is in before the engine
 // closes.
-func (s *Service) handBack(msg jetstream.Msg) {
+func (s *Service) handBack(msg *workqueue.Msg) {
 	if !s.closing.Load() {
-		_ = msg.NakWithDelay(time.Millisecond)
+		_ = msg.NakAfter(time.Millisecond)
 		return
 	}
-	body := fmt.Appendf(nil, `-NAK {"delay": %d}`, time.Millisecond.Nanoseconds())
-	if _, err := s.deps.JS.Conn().Request(msg.Reply(), body, confirmWait); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), confirmWait)
+	defer cancel()
+	if err := msg.NakAfterSync(ctx, time.Millisecond); err != nil {
 		s.deps.Log.Warn("delivery: hand-back not confirmed", "subject", msg.Subject(), "err", err)
 	}
 }

@@ -132,7 +132,7 @@ func (r *rig) service(scale float64, sender Sender, tune func(*Config)) *Service
 		tune(&cfg)
 	}
 	svc, err := New(context.Background(), cfg, Deps{
-		JS: r.eng.JS, Stream: r.eng.Stream, Subs: r.store, Sender: sender, Queues: r.queues,
+		Engine: r.eng, Subs: r.store, Sender: sender, Queues: r.queues,
 		Record: r.giveUps, Clock: r.clk, Log: slog.New(slog.DiscardHandler),
 	})
 	require.NoError(t, err)
@@ -328,7 +328,7 @@ func TestExponentialRetrySchedule(t *testing.T) {
 	}
 	a := r.next()
 	require.Equal(t, 5, a.Number)
-	require.Equal(t, r.svc.retry.CachedInfo().Name, retryConsumer)
+	require.Equal(t, r.svc.retry.Name(), retryConsumer)
 	r.waitAcked(RetryStream, retryConsumer)
 	r.waitAcked(topic.MessageStream, fanoutConsumer)
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/herald-mq/herald/internal/engine/dirlock"
 	"github.com/herald-mq/herald/internal/engine/kv"
+	"github.com/herald-mq/herald/internal/engine/schedule"
 	"github.com/herald-mq/herald/internal/engine/stream"
 	"github.com/herald-mq/herald/internal/engine/workqueue"
 )
@@ -340,6 +341,18 @@ func (e *Engine) OpenStream(ctx context.Context, cfg stream.Config) (*stream.Str
 		return nil, err
 	}
 	return stream.Wrap(s), nil
+}
+
+// Consumer creates (or updates) a durable consumer on a stream whose
+// messages are pushed to a handler (workqueue.Consumer).
+func (e *Engine) Consumer(ctx context.Context, streamName string, cc workqueue.ConsumerConfig) (*workqueue.Consumer, error) {
+	return e.wq.Consumer(ctx, streamName, cc)
+}
+
+// Scheduler schedules messages on the stream named streamName, which must
+// allow schedules.
+func (e *Engine) Scheduler(ctx context.Context, streamName string) (*schedule.Scheduler, error) {
+	return schedule.New(ctx, e.JS, streamName)
 }
 
 // WorkQueues serves the engine's work queues.

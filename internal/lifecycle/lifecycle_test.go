@@ -69,11 +69,11 @@ func TestEndedContextStartsNothingMore(t *testing.T) {
 	t.Parallel()
 	j := &journal{}
 	ctx, cancel := context.WithCancel(context.Background())
-	cancelling := lifecycle.Named{Name: "cancel", Service: lifecycle.Funcs{
+	canceling := lifecycle.Named{Name: "cancel", Service: lifecycle.Funcs{
 		StartFunc: func(context.Context) error { j.add("start cancel"); cancel(); return nil },
 		StopFunc:  func(context.Context) error { j.add("stop cancel"); return nil },
 	}}
-	_, err := lifecycle.Start(ctx, stopCtx, log, j.service("a", nil, nil), cancelling, j.service("b", nil, nil))
+	_, err := lifecycle.Start(ctx, stopCtx, log, j.service("a", nil, nil), canceling, j.service("b", nil, nil))
 	require.ErrorIs(t, err, context.Canceled)
 	require.Equal(t, []string{"start a", "start cancel", "stop cancel", "stop a"}, j.got)
 }

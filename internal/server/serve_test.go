@@ -96,10 +96,10 @@ func TestServeSignalDuringStart(t *testing.T) {
 	t.Parallel()
 	j := &journal{}
 	ctx, cancel := context.WithCancel(context.Background())
-	signalled := lifecycle.Named{Name: "slow", Service: lifecycle.Funcs{
+	signaled := lifecycle.Named{Name: "slow", Service: lifecycle.Funcs{
 		StartFunc: func(ctx context.Context) error { j.add("start slow"); cancel(); <-ctx.Done(); return ctx.Err() },
 	}}
-	err := serve(ctx, &bytes.Buffer{}, discard, nil, j.service("queues", nil), signalled, j.service("http", nil))
+	err := serve(ctx, &bytes.Buffer{}, discard, nil, j.service("queues", nil), signaled, j.service("http", nil))
 	require.NoError(t, err)
 	require.Equal(t, []string{"start queues", "start slow", "stop queues"}, j.lines())
 }

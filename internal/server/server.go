@@ -180,7 +180,7 @@ func build(ctx context.Context, cfg config.Config, eng *engine.Engine, lns *sock
 		AckWait: cfg.DeliveryAckWait,
 		Policy:  func(strategy string) (delivery.RetryPolicy, error) { return retry.New(strategy, policies) },
 	}, delivery.Deps{
-		JS: eng.JS, Stream: eng.Stream, Subs: topics, Sender: newMeteredSender(reg, sender), Queues: queueSink{queues},
+		Engine: eng, Subs: topics, Sender: newMeteredSender(reg, sender), Queues: queueSink{queues},
 		Record: stats, Clock: clk, Log: log,
 	})
 	if err != nil {

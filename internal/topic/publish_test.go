@@ -314,8 +314,8 @@ func TestAtomicBatchDeliveredInOrder(t *testing.T) {
 	eng := enginetest.New(t)
 	r := newPubRig(t, eng, topic.PublisherConfig{Atomic: topic.AtomicAlways}, nil)
 	sender := orderedSender{got: make(chan string, 64)}
-	svc, err := delivery.New(ctx, delivery.Config{Policy: func(string) delivery.RetryPolicy { return neverRetry{} }},
-		delivery.Deps{JS: eng.JS, Stream: eng.Stream, Subs: r.store, Sender: sender, Record: noRecorder{}, Clock: clock.Real{}, Log: enginetest.Logger()})
+	svc, err := delivery.New(ctx, delivery.Config{Policy: func(string) (delivery.RetryPolicy, error) { return neverRetry{}, nil }},
+		delivery.Deps{Engine: eng, Subs: r.store, Sender: sender, Record: noRecorder{}, Clock: clock.Real{}, Log: enginetest.Logger()})
 	require.NoError(t, err)
 	require.NoError(t, svc.Start(ctx))
 	t.Cleanup(func() { _ = svc.Stop(context.Background()) })

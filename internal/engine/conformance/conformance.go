@@ -34,6 +34,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("Publisher", func(t *testing.T) { t.Parallel(); TestPublisher(t, open) })
 	t.Run("WorkQueue", func(t *testing.T) { t.Parallel(); TestWorkQueue(t, open) })
 	t.Run("Schedule", func(t *testing.T) { t.Parallel(); TestSchedule(t, open) })
+	t.Run("Consumer", func(t *testing.T) { t.Parallel(); TestConsumer(t, open) })
 }
 
 // unique is a name no other test uses, for buckets and streams shared on a
@@ -50,7 +51,7 @@ func ctxFor(t *testing.T) context.Context {
 	return ctx
 }
 
-// TestKV: create, get, compare-and-set update and delete, put, keys, and
+// TestKV covers create, get, compare-and-set update and delete, put, keys, and
 // purge with a marker that expires (per-key TTL).
 func TestKV(t *testing.T, open Open) {
 	eng := open(t)
@@ -108,7 +109,7 @@ func TestKV(t *testing.T, open Open) {
 	}, 15*time.Second, 100*time.Millisecond, "the purge marker expires")
 }
 
-// TestFollower: Follow applies what is stored before returning, then every
+// TestFollower checks that Follow applies what is stored before returning, then every
 // change in order; writers wait for their revision; deletes are marked.
 func TestFollower(t *testing.T, open Open) {
 	eng := open(t)
@@ -141,7 +142,7 @@ func TestFollower(t *testing.T, open Open) {
 	require.ErrorIs(t, f.WaitRevision(short, rev+100), context.DeadlineExceeded)
 }
 
-// TestPublisher: messages acknowledged one by one keep order and headers;
+// TestPublisher checks that messages acknowledged one by one keep order and headers;
 // a refusal names its message; an atomic batch is stored whole or not at
 // all; a stream without atomic batches refuses one.
 func TestPublisher(t *testing.T, open Open) {
@@ -205,7 +206,7 @@ func TestPublisher(t *testing.T, open Open) {
 	require.ErrorIs(t, err, stream.ErrNotFound)
 }
 
-// TestWorkQueue: pull with a long-poll wait, ack, nak (now and after a
+// TestWorkQueue covers pull with a long-poll wait, ack, nak (now and after a
 // delay), term, acks by receipt, the waiting limit, and a queue deleted
 // under its pullers.
 func TestWorkQueue(t *testing.T, open Open) {
@@ -327,7 +328,8 @@ func TestWorkQueue(t *testing.T, open Open) {
 	// answers for the consumer: gone, or without a leader for now).
 	require.NoError(t, q.Delete(ctx))
 	select {
-	case <-done:
+	case err := <-done:
+		t.Logf("the waiting pull ended with %v", err)
 	case <-time.After(25 * time.Second):
 		t.Fatal("the waiting pull did not end")
 	}
@@ -337,8 +339,8 @@ func TestWorkQueue(t *testing.T, open Open) {
 	require.ErrorIs(t, err, workqueue.ErrNoStream)
 }
 
-// TestSchedule: a scheduled message reaches its target when due; one that
-// replaces leaves one on its subject; a cancelled one never comes.
+// TestSchedule checks that a scheduled message reaches its target when due; one that
+// replaces leaves one on its subject; a canceled one never comes.
 func TestSchedule(t *testing.T, open Open) {
 	eng := open(t)
 	ctx := ctxFor(t)
@@ -352,7 +354,7 @@ func TestSchedule(t *testing.T, open Open) {
 	sch, err := schedule.New(ctx, eng.JS, name)
 	require.NoError(t, err)
 
-	// Cancelled: gone, and a second cancel finds nothing.
+	// Canceled: gone, and a second cancel finds nothing.
 	far, err := sch.Schedule(ctx, schedule.Msg{Subject: subj + ".sched.far", Target: subj + ".due.x", At: time.Now().Add(time.Hour), Data: []byte("never")})
 	require.NoError(t, err)
 	require.NoError(t, sch.Cancel(ctx, far))
@@ -381,4 +383,55 @@ func TestSchedule(t *testing.T, open Open) {
 		n, err := sch.Count(ctx, subj+".sched.soon")
 		return err == nil && n == 0
 	}, 10*time.Second, 50*time.Millisecond, "the schedule is gone once it fired")
+}
+
+// TestConsumer checks that a consumer pushes each message to its handler with its
+// delivery; a confirmed nak with a delay brings it back, counted; a
+// confirmed ack settles it; a drained consumption closes.
+func TestConsumer(t *testing.T, open Open) {
+	eng := open(t)
+	ctx := ctxFor(t)
+	name := unique("CONS")
+	subj := strings.ToLower(name)
+	_, err := eng.OpenStream(ctx, stream.Config{Name: name, Subjects: []string{subj + ".>"}, WorkQueue: true})
+	require.NoError(t, err)
+	c, err := eng.Consumer(ctx, name, workqueue.ConsumerConfig{Name: "c", Filter: subj + ".>", AckWait: 30 * time.Second, MaxAckPending: 10})
+	require.NoError(t, err)
+	require.Equal(t, "c", c.Name())
+	got := make(chan *workqueue.Msg, 10)
+	run, err := c.Consume(func(m *workqueue.Msg) { got <- m }, 10, func(error) {})
+	require.NoError(t, err)
+	seqs, err := eng.WorkQueues().Publish(ctx, []stream.Msg{{Subject: subj + ".a", Header: stream.Header{"K": {"v"}}, Data: []byte("x")}})
+	require.NoError(t, err)
+	recvMsg := func() *workqueue.Msg {
+		select {
+		case m := <-got:
+			return m
+		case <-time.After(20 * time.Second):
+			t.Fatal("no message")
+			return nil
+		}
+	}
+	m := recvMsg()
+	require.Equal(t, "x", string(m.Data()))
+	require.Equal(t, subj+".a", m.Subject())
+	require.Equal(t, "v", m.Header().Get("K"))
+	require.Equal(t, seqs[0], m.Delivery.StreamSeq)
+	require.Equal(t, uint64(1), m.Delivery.Delivered)
+	require.NoError(t, m.NakAfterSync(ctx, time.Millisecond))
+	m = recvMsg()
+	require.Equal(t, uint64(2), m.Delivery.Delivered)
+	require.NoError(t, m.AckSync(ctx))
+	s, err := eng.OpenStream(ctx, stream.Config{Name: name, Subjects: []string{subj + ".>"}, WorkQueue: true})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		n, err := s.SubjectCount(ctx, subj+".a")
+		return err == nil && n == 0
+	}, 10*time.Second, 20*time.Millisecond, "an acknowledged message leaves a work-queue stream")
+	run.Drain()
+	select {
+	case <-run.Closed():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the drained consumption did not close")
+	}
 }

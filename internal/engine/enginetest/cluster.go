@@ -44,11 +44,11 @@ func StartCluster(ctx context.Context, n int) (*Cluster, error) {
 	}
 	clients, routes := make([]string, n), make([]string, n)
 	for i := range n {
-		if clients[i], err = freeAddr(); err != nil {
+		if clients[i], err = freeAddr(ctx); err != nil {
 			c.Stop()
 			return nil, err
 		}
-		if routes[i], err = freeAddr(); err != nil {
+		if routes[i], err = freeAddr(ctx); err != nil {
 			c.Stop()
 			return nil, err
 		}
@@ -62,7 +62,8 @@ func StartCluster(ctx context.Context, n int) (*Cluster, error) {
 			}
 		}
 		store := filepath.Join(dir, fmt.Sprintf("n%d", i+1))
-		cmd := exec.Command(bin, "-a", host, "-p", port, "-n", fmt.Sprintf("n%d", i+1), "-js", "-sd", store,
+		// The nodes outlive the start's ctx: Stop ends them.
+		cmd := exec.CommandContext(context.WithoutCancel(ctx), bin, "-a", host, "-p", port, "-n", fmt.Sprintf("n%d", i+1), "-js", "-sd", store,
 			"--cluster_name", "herald-conformance", "--cluster", "nats://"+routes[i], "--routes", strings.Join(others, ","))
 		logs := &lockedBuffer{}
 		cmd.Stdout, cmd.Stderr = logs, logs
@@ -138,8 +139,8 @@ func (c *Cluster) Stop() {
 	_ = os.RemoveAll(c.dir)
 }
 
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func freeAddr(ctx context.Context) (string, error) {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}

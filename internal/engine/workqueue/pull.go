@@ -6,49 +6,137 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/herald-mq/herald/internal/engine/stream"
 )
 
-// Msg is one pulled message. Settle it exactly once: Ack, Nak, NakAfter or
-// Term (InProgress any number of times before).
+// Msg is one message taken from a work queue (pulled, or pushed to a
+// Consume handler). Settle it exactly once: Ack, AckSync, Nak, NakAfter,
+// NakAfterSync or Term (InProgress any number of times before).
 type Msg struct {
-	m *nats.Msg
+	m  *nats.Msg     // a pulled message
+	js jetstream.Msg // a consumed message
+	nc *nats.Conn
 	// Delivery is what the engine says about this delivery.
 	Delivery Delivery
 }
 
 // Data is the message's body.
-func (m *Msg) Data() []byte { return m.m.Data }
+func (m *Msg) Data() []byte {
+	if m.js != nil {
+		return m.js.Data()
+	}
+	return m.m.Data
+}
 
 // Header is the message's headers.
-func (m *Msg) Header() stream.Header { return stream.Header(m.m.Header) }
+func (m *Msg) Header() stream.Header {
+	if m.js != nil {
+		return stream.Header(m.js.Headers())
+	}
+	return stream.Header(m.m.Header)
+}
+
+// Subject is the subject the message was stored on.
+func (m *Msg) Subject() string {
+	if m.js != nil {
+		return m.js.Subject()
+	}
+	return m.m.Subject
+}
+
+func (m *Msg) reply() string {
+	if m.js != nil {
+		return m.js.Reply()
+	}
+	return m.m.Reply
+}
 
 // Receipt names this delivery, to acknowledge it later with AckReceipts.
 func (m *Msg) Receipt() Receipt {
 	return Receipt{Delivered: m.Delivery.Delivered, StreamSeq: m.Delivery.StreamSeq, ConsumerSeq: m.Delivery.ConsumerSeq}
 }
 
+// settle sends body on the message's acknowledgement subject.
+func (m *Msg) settle(body []byte) error {
+	if m.m != nil {
+		return m.m.Respond(body)
+	}
+	return m.nc.Publish(m.reply(), body)
+}
+
+// settleSync sends body and waits until the engine confirms it has it.
+func (m *Msg) settleSync(ctx context.Context, body []byte) error {
+	if _, err := m.nc.RequestWithContext(ctx, m.reply(), body); err != nil {
+		return fmt.Errorf("workqueue: settle: %w", err)
+	}
+	return nil
+}
+
 // Ack settles the message as done, without waiting for the consumer.
-func (m *Msg) Ack() error { return m.m.Respond(nil) }
+func (m *Msg) Ack() error {
+	if m.js != nil {
+		return m.js.Ack()
+	}
+	return m.settle(nil)
+}
+
+// AckSync settles the message as done and waits until the consumer has it
+// (before the engine closes, say).
+func (m *Msg) AckSync(ctx context.Context) error {
+	if m.js != nil {
+		return m.js.DoubleAck(ctx)
+	}
+	return m.settleSync(ctx, []byte("+ACK"))
+}
 
 // Nak hands the message back, to be delivered again at once.
-func (m *Msg) Nak() error { return m.m.Respond([]byte("-NAK")) }
+func (m *Msg) Nak() error {
+	if m.js != nil {
+		return m.js.Nak()
+	}
+	return m.settle([]byte("-NAK"))
+}
 
-// NakAfter hands the message back, to be delivered again after d.
+func nakBody(d time.Duration) []byte { return fmt.Appendf(nil, `-NAK {"delay": %d}`, d.Nanoseconds()) }
+
+// NakAfter hands the message back, to be delivered again after d. Unlike a
+// plain Nak, the engine records a nak with a delay with the consumer's
+// state.
 func (m *Msg) NakAfter(d time.Duration) error {
-	return m.m.Respond(fmt.Appendf(nil, `-NAK {"delay":%d}`, d.Nanoseconds()))
+	if m.js != nil {
+		return m.js.NakWithDelay(d)
+	}
+	return m.settle(nakBody(d))
+}
+
+// NakAfterSync is NakAfter waiting until the consumer has the nak.
+func (m *Msg) NakAfterSync(ctx context.Context, d time.Duration) error {
+	return m.settleSync(ctx, nakBody(d))
 }
 
 // InProgress restarts the message's ack wait.
-func (m *Msg) InProgress() error { return m.m.Respond([]byte("+WPI")) }
-
-// Term settles the message as never to be delivered again, saying why.
-func (m *Msg) Term(reason string) error {
-	if reason == "" {
-		return m.m.Respond([]byte("+TERM"))
+func (m *Msg) InProgress() error {
+	if m.js != nil {
+		return m.js.InProgress()
 	}
-	return m.m.Respond([]byte("+TERM " + reason))
+	return m.settle([]byte("+WPI"))
+}
+
+// Term settles the message as never to be delivered again, saying why (or
+// not, with "").
+func (m *Msg) Term(reason string) error {
+	if m.js != nil {
+		if reason == "" {
+			return m.js.Term()
+		}
+		return m.js.TermWithReason(reason)
+	}
+	if reason == "" {
+		return m.settle([]byte("+TERM"))
+	}
+	return m.settle([]byte("+TERM " + reason))
 }
 
 // NakAll hands msgs back, to be delivered again at once.
@@ -125,7 +213,7 @@ func (q *Queue) wrap(ms []*nats.Msg) []*Msg {
 		if !ok {
 			continue
 		}
-		out = append(out, &Msg{m: m, Delivery: d})
+		out = append(out, &Msg{m: m, nc: q.e.nc, Delivery: d})
 	}
 	return out
 }

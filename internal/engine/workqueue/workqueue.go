@@ -8,6 +8,7 @@
 package workqueue
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -42,8 +43,11 @@ type ConsumerConfig struct {
 	// AckWait is how long a pulled message stays with its puller before it
 	// is delivered again.
 	AckWait time.Duration
-	// MaxWaiting bounds the pulls waiting at once.
+	// MaxWaiting bounds the pulls waiting at once; 0 is the engine's default.
 	MaxWaiting int
+	// MaxAckPending bounds the messages delivered and not settled; 0 is no
+	// bound.
+	MaxAckPending int
 }
 
 func (c ConsumerConfig) jetStream() jetstream.ConsumerConfig {
@@ -53,7 +57,7 @@ func (c ConsumerConfig) jetStream() jetstream.ConsumerConfig {
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       c.AckWait,
 		MaxDeliver:    -1,
-		MaxAckPending: -1,
+		MaxAckPending: cmp.Or(c.MaxAckPending, -1),
 		MaxWaiting:    c.MaxWaiting,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}
