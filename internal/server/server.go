@@ -174,6 +174,7 @@ func build(ctx context.Context, cfg config.Config, eng *engine.Engine, lns *sock
 	if err != nil {
 		return fail(err)
 	}
+	undo = append(undo, func() { _ = queues.Stop(context.Background()) }) // stops following its bucket
 
 	policies := retry.Config{Scale: cfg.RetryIntervalScale}
 	deliveries, err := delivery.New(ctx, delivery.Config{
