@@ -124,7 +124,7 @@ func benchQueue(ctx context.Context, out *report) error {
 
 func newBenchQueues(ctx context.Context, eng *engine.Engine) (*queue.Service, error) {
 	// The janitor runs every second, so that its purges are part of the cost.
-	svc, err := queue.New(ctx, queue.Config{PurgeInterval: time.Second}, queue.Deps{JS: eng.JS, NC: eng.NC, Stream: eng.Stream, KV: eng.KV, Log: slog.New(slog.DiscardHandler)})
+	svc, err := queue.New(ctx, queue.Config{PurgeInterval: time.Second}, queue.Deps{Engine: eng.WorkQueues(), KV: eng.Bucket, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return nil, err
 	}
@@ -340,11 +340,11 @@ func newBenchAPI(ctx context.Context, eng *engine.Engine, svc *queue.Service) (*
 	if err := accounts.Put(ctx, account.Key{AppID: queueAppID, SecretID: queueSecretID, SecretKey: queueSecretKey}); err != nil {
 		return nil, err
 	}
-	tkv, err := eng.KV(ctx, topic.TopicBucket, 1)
+	tkv, err := eng.Bucket(ctx, topic.TopicBucket, 1)
 	if err != nil {
 		return nil, err
 	}
-	skv, err := eng.KV(ctx, topic.SubscriptionBucket, 1)
+	skv, err := eng.Bucket(ctx, topic.SubscriptionBucket, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -352,11 +352,11 @@ func newBenchAPI(ctx context.Context, eng *engine.Engine, svc *queue.Service) (*
 	if err != nil {
 		return nil, err
 	}
-	pub, err := topic.NewPublisher(ctx, topics, eng.JS, eng.Stream)
+	pub, err := topic.NewPublisher(ctx, topics, eng)
 	if err != nil {
 		return nil, err
 	}
-	nonces, err := nonce.Open(ctx, eng.ExpiringKV, 10*time.Minute)
+	nonces, err := nonce.Open(ctx, eng.ExpiringBucket, 10*time.Minute)
 	if err != nil {
 		return nil, err
 	}

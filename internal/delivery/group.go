@@ -6,7 +6,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/herald-mq/herald/internal/engine/schedule"
+	"github.com/herald-mq/herald/internal/engine/workqueue"
 )
 
 // A group is the attempts one engine message gives rise to: the first
@@ -24,7 +25,7 @@ import (
 // or becomes the record of its next attempt.
 type group struct {
 	s       *Service
-	msg     jetstream.Msg
+	msg     *workqueue.Msg
 	tickets []*ticket
 
 	mu        sync.Mutex
@@ -53,7 +54,7 @@ type lease struct {
 
 // newGroup tracks msg's attempts, one per record; it returns nil once Stop
 // has begun, and the caller hands msg back.
-func (s *Service) newGroup(msg jetstream.Msg, recs []record) *group {
+func (s *Service) newGroup(msg *workqueue.Msg, recs []record) *group {
 	g := &group{s: s, msg: msg, left: len(recs), tickets: make([]*ticket, len(recs))}
 	for i, rec := range recs {
 		g.tickets[i] = &ticket{g: g, rec: rec, running: true}
@@ -270,7 +271,7 @@ func (s *Service) endLease(l *lease, v verdict) {
 	var err error
 	if v.again {
 		_, _, err = s.sched.lease(ctx, l.subject, v.at, v.rec)
-	} else if err = s.sched.unlease(ctx, l.seq); errors.Is(err, jetstream.ErrMsgNotFound) {
+	} else if err = s.sched.unlease(ctx, l.seq); errors.Is(err, schedule.ErrNotFound) {
 		// It came due while the attempt ran: the attempt is made again.
 		s.deps.Log.Debug("delivery: lease came due before its attempt ended", "subject", l.subject)
 		err = nil

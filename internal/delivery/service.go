@@ -12,10 +12,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/herald-mq/herald/internal/clock"
+	"github.com/herald-mq/herald/internal/engine/schedule"
+	"github.com/herald-mq/herald/internal/engine/stream"
+	"github.com/herald-mq/herald/internal/engine/workqueue"
 	"github.com/herald-mq/herald/internal/topic"
 )
 
@@ -26,8 +26,6 @@ const (
 	schedulePrefix   = "herald.sched."
 	fanoutConsumer   = "herald-fanout"
 	retryConsumer    = "herald-retry"
-	headerSchedule   = "Nats-Schedule"
-	headerSchedTgt   = "Nats-Schedule-Target"
 	retryTargetAppID = retryPrefix + "due" // records scheduled before targets named the subscription
 )
 
@@ -43,8 +41,10 @@ var ErrDeferred = errors.New("delivery: endpoint stalled, attempt deferred")
 
 // Config tunes delivery.
 type Config struct {
-	// Policy returns the retry policy of a notifyStrategy. Required.
-	Policy func(strategy string) RetryPolicy
+	// Policy returns the retry policy of a notifyStrategy, or an error for a
+	// strategy it does not know (a message of such a subscription is given
+	// up after its first failed attempt, with that error). Required.
+	Policy func(strategy string) (RetryPolicy, error)
 	// DeferDelay is how long an attempt waits when its endpoint is saturated,
 	// unless the Sender says better (Backoffer). Defaults to 1 second.
 	DeferDelay time.Duration
@@ -88,9 +88,9 @@ func (c Config) validate() error {
 
 // Deps are what delivery works with.
 type Deps struct {
-	JS jetstream.JetStream
-	// Stream creates or updates a stream (the engine's replica settings).
-	Stream func(context.Context, jetstream.StreamConfig) (jetstream.Stream, error)
+	// Engine keeps the messages, consumers and retry schedules (an
+	// *engine.Engine). Required.
+	Engine Engine
 	Subs   Subscriptions
 	Sender Sender
 	Queues QueueSink // nil: queue subscriptions wait in the retry stream
@@ -99,18 +99,24 @@ type Deps struct {
 	Log    *slog.Logger
 }
 
+// Engine is what delivery needs of the engine (an *engine.Engine).
+type Engine interface {
+	OpenStream(ctx context.Context, cfg stream.Config) (*stream.Stream, error)
+	Consumer(ctx context.Context, streamName string, cc workqueue.ConsumerConfig) (*workqueue.Consumer, error)
+	Scheduler(ctx context.Context, streamName string) (*schedule.Scheduler, error)
+}
+
 // Service runs the fan-out and retry consumers.
 type Service struct {
 	cfg      Config
 	deps     Deps
 	sched    scheduler
-	messages jetstream.Stream
-	retries  jetstream.Stream
-	fanout   jetstream.Consumer
-	retry    jetstream.Consumer
+	messages *stream.Stream
+	fanout   *workqueue.Consumer
+	retry    *workqueue.Consumer
 
 	mu       sync.Mutex
-	contexts []jetstream.ConsumeContext
+	contexts []*workqueue.Consumption
 	stop     chan struct{}
 	stopOnce sync.Once
 	beating  sync.WaitGroup
@@ -130,66 +136,65 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	retries, err := deps.Stream(ctx, jetstream.StreamConfig{
-		Name:              RetryStream,
-		Description:       "herald delivery retries: scheduled and due attempts",
-		Subjects:          []string{retryPrefix + ">", schedulePrefix + ">"},
-		Retention:         jetstream.WorkQueuePolicy,
-		AllowMsgSchedules: true,
-		AllowRollup:       true, // a lease is renewed or replaced by a new message on its subject
+	_, err := deps.Engine.OpenStream(ctx, stream.Config{
+		Name:           RetryStream,
+		Description:    "herald delivery retries: scheduled and due attempts",
+		Subjects:       []string{retryPrefix + ">", schedulePrefix + ">"},
+		WorkQueue:      true,
+		AllowSchedules: true,
+		AllowRollup:    true, // a lease is renewed or replaced by a new message on its subject
 	})
 	if err != nil {
 		return nil, err
 	}
-	messages, err := deps.Stream(ctx, topic.StreamConfig())
+	messages, err := deps.Engine.OpenStream(ctx, topic.StreamConfig())
 	if err != nil {
 		return nil, err
 	}
-	consumer := func(s jetstream.Stream, name, filter string) (jetstream.Consumer, error) {
-		c, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-			Durable:       name,
-			FilterSubject: filter,
-			AckPolicy:     jetstream.AckExplicitPolicy,
-			AckWait:       cfg.AckWait,
-			MaxAckPending: cfg.MaxAckPending,
-			MaxDeliver:    -1,
-			DeliverPolicy: jetstream.DeliverAllPolicy,
+	consumer := func(streamName, name, filter string) (*workqueue.Consumer, error) {
+		c, err := deps.Engine.Consumer(ctx, streamName, workqueue.ConsumerConfig{
+			Name: name, Filter: filter, AckWait: cfg.AckWait, MaxAckPending: cfg.MaxAckPending,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("delivery: consumer %s: %w", name, err)
+			return nil, fmt.Errorf("delivery: %w", err)
 		}
 		return c, nil
 	}
-	fanout, err := consumer(messages, fanoutConsumer, topic.SubjectPrefix+">")
+	fanout, err := consumer(topic.MessageStream, fanoutConsumer, topic.SubjectPrefix+">")
 	if err != nil {
 		return nil, err
 	}
-	retry, err := consumer(retries, retryConsumer, retryPrefix+">")
+	retry, err := consumer(RetryStream, retryConsumer, retryPrefix+">")
+	if err != nil {
+		return nil, err
+	}
+	sched, err := deps.Engine.Scheduler(ctx, RetryStream)
 	if err != nil {
 		return nil, err
 	}
 	return &Service{
-		cfg: cfg, deps: deps, messages: messages, retries: retries, fanout: fanout, retry: retry,
-		sched:   jsScheduler{js: deps.JS, stream: retries},
+		cfg: cfg, deps: deps, messages: messages, fanout: fanout, retry: retry,
+		sched:   engineScheduler{s: sched},
 		stop:    make(chan struct{}),
 		groups:  map[*group]struct{}{},
 		drained: make(chan struct{}),
 	}, nil
 }
 
-// Start begins consuming.
-func (s *Service) Start(context.Context) error {
+// Start begins consuming, until Stop. An ended ctx refuses the start.
+func (s *Service) Start(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("delivery: start: %w", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range []struct {
-		cons   jetstream.Consumer
-		handle func(jetstream.Msg)
+		cons   *workqueue.Consumer
+		handle func(*workqueue.Msg)
 	}{{s.fanout, s.handleMessage}, {s.retry, s.handleRetry}} {
-		cc, err := c.cons.Consume(c.handle, jetstream.PullMaxMessages(1000), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
-				s.deps.Log.Debug("delivery consumer", "err", err)
-			}
-		}))
+		cc, err := c.cons.Consume(c.handle, 1000, func(err error) {
+			s.deps.Log.Debug("delivery consumer", "err", err)
+		})
 		if err != nil {
 			for _, started := range s.contexts {
 				started.Stop()
@@ -295,32 +300,32 @@ type record struct {
 	DeliveryID string `json:"deliveryId"`
 }
 
-func (s *Service) handleMessage(msg jetstream.Msg) {
+func (s *Service) handleMessage(msg *workqueue.Msg) {
 	appID, topicName, ok := topic.ParseSubject(msg.Subject())
-	meta, err := msg.Metadata()
-	if !ok || err != nil {
-		s.deps.Log.Error("delivery: unreadable message, dropped", "subject", msg.Subject(), "err", err)
-		_ = msg.Term()
+	meta := msg.Delivery
+	if !ok || meta.StreamSeq == 0 {
+		s.deps.Log.Error("delivery: unreadable message, dropped", "subject", msg.Subject())
+		_ = msg.Term("")
 		return
 	}
 	if s.closing.Load() { // fetched before Stop: not started
 		s.handBack(msg)
 		return
 	}
-	if meta.NumDelivered > 1 && s.released(meta.Sequence.Stream) {
+	if meta.Delivered > 1 && s.released(meta.StreamSeq) {
 		s.ack(msg)
 		return
 	}
-	h := msg.Headers()
+	h := msg.Header()
 	// Another process may have published knowing of subscriptions this
 	// process's index has not applied yet: wait for them, else try later.
 	topicRev, subRev := topic.DecodeIndexRev(h)
 	ctx, cancel := context.WithTimeout(context.Background(), indexWait)
-	err = s.deps.Subs.WaitRevisions(ctx, topicRev, subRev)
+	err := s.deps.Subs.WaitRevisions(ctx, topicRev, subRev)
 	cancel()
 	if err != nil {
 		s.deps.Log.Warn("delivery: subscription index behind, message retried", "subject", msg.Subject(), "err", err)
-		_ = msg.NakWithDelay(time.Second)
+		_ = msg.NakAfter(time.Second)
 		return
 	}
 	t, ok := s.deps.Subs.TopicFromIndex(appID, topicName)
@@ -345,7 +350,7 @@ func (s *Service) handleMessage(msg jetstream.Msg) {
 	for i, sub := range targets {
 		recs[i] = record{
 			AppID: appID, Topic: topicName, Sub: sub.Name, SubID: sub.ID, MsgID: msgID,
-			Seq: meta.Sequence.Stream, Published: meta.Timestamp.UnixMilli(),
+			Seq: meta.StreamSeq, Published: meta.Stored.UnixMilli(),
 			DeliveryID: msgID + "-" + sub.ID,
 		}
 	}
@@ -364,7 +369,7 @@ func (s *Service) handleMessage(msg jetstream.Msg) {
 		// Every endpoint is saturated: let the engine offer the message
 		// again later, which costs no write.
 		g.abandon()
-		_ = msg.NakWithDelay(s.backoff(targets[0]))
+		_ = msg.NakAfter(s.backoff(targets[0]))
 		return
 	}
 	for _, i := range refused {
@@ -396,11 +401,11 @@ func (s *Service) released(seq uint64) bool {
 // catch up with the publisher's.
 const indexWait = 5 * time.Second
 
-func (s *Service) handleRetry(msg jetstream.Msg) {
+func (s *Service) handleRetry(msg *workqueue.Msg) {
 	var rec record
 	if err := json.Unmarshal(msg.Data(), &rec); err != nil {
 		s.deps.Log.Error("delivery: unreadable retry record, dropped", "err", err)
-		_ = msg.Term()
+		_ = msg.Term("")
 		return
 	}
 	if s.closing.Load() { // fetched before Stop: not started
@@ -410,7 +415,7 @@ func (s *Service) handleRetry(msg jetstream.Msg) {
 	sub, err := s.findSubscription(rec)
 	if err != nil {
 		s.deps.Log.Warn("delivery: subscription of a retry unknown for now", "msgId", rec.MsgID, "err", err)
-		_ = msg.NakWithDelay(time.Second)
+		_ = msg.NakAfter(time.Second)
 		return
 	}
 	if sub == nil {
@@ -424,9 +429,9 @@ func (s *Service) handleRetry(msg jetstream.Msg) {
 	}
 	tk := g.tickets[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	stored, err := s.messages.GetMsg(ctx, rec.Seq)
+	stored, err := s.messages.Get(ctx, rec.Seq)
 	cancel()
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
+	if errors.Is(err, stream.ErrNotFound) {
 		s.deps.Record.GaveUp(context.Background(), sub, rec.MsgID, errors.New("message expired"))
 		tk.end(verdict{})
 		return
@@ -438,7 +443,7 @@ func (s *Service) handleRetry(msg jetstream.Msg) {
 	}
 	if !s.attempt(sub, stored.Data, topic.DecodeTags(stored.Header), stored.Header.Get(topic.HeaderRoutingKey), tk) {
 		g.abandon()
-		_ = msg.NakWithDelay(s.backoff(sub))
+		_ = msg.NakAfter(s.backoff(sub))
 	}
 }
 
@@ -524,12 +529,19 @@ func (s *Service) judge(rec record, a Attempt, o Outcome) verdict {
 		s.deps.Record.SignatureRejected(context.Background(), a.Sub)
 	}
 	rec.Attempts = a.Number
-	next, ok := s.cfg.Policy(a.Sub.NotifyStrategy).Next(a.Number, a.Published, s.deps.Clock.Now())
+	reason := o.Err
+	if reason == nil {
+		reason = fmt.Errorf("endpoint answered HTTP %d", o.Status)
+	}
+	policy, err := s.cfg.Policy(a.Sub.NotifyStrategy)
+	if err != nil {
+		// A stored strategy the API never accepts: nothing says when to try
+		// again.
+		s.deps.Record.GaveUp(context.Background(), a.Sub, a.MsgID, fmt.Errorf("%w (the attempt failed: %w)", err, reason))
+		return verdict{}
+	}
+	next, ok := policy.Next(a.Number, a.Published, s.deps.Clock.Now())
 	if !ok || errors.Is(o.Err, ErrUndeliverable) {
-		reason := o.Err
-		if reason == nil {
-			reason = fmt.Errorf("endpoint answered HTTP %d", o.Status)
-		}
 		s.deps.Record.GaveUp(context.Background(), a.Sub, a.MsgID, reason)
 		return verdict{}
 	}
@@ -551,14 +563,14 @@ func (s *Service) schedule(rec record, at time.Time) bool {
 // for the engine to confirm, since the engine closes right after Stop and an
 // acknowledgement lost then would have every subscription of the message
 // pushed it again.
-func (s *Service) ack(msg jetstream.Msg) {
+func (s *Service) ack(msg *workqueue.Msg) {
 	if !s.closing.Load() {
 		_ = msg.Ack()
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), confirmWait)
 	defer cancel()
-	if err := msg.DoubleAck(ctx); err != nil {
+	if err := msg.AckSync(ctx); err != nil {
 		s.deps.Log.Warn("delivery: acknowledgement not confirmed", "subject", msg.Subject(), "err", err)
 	}
 }
@@ -569,13 +581,14 @@ func (s *Service) ack(msg jetstream.Msg) {
 // would wait for the AckWait. While stopping the nak is confirmed (the
 // protocol's nak with a reply subject), so that it is in before the engine
 // closes.
-func (s *Service) handBack(msg jetstream.Msg) {
+func (s *Service) handBack(msg *workqueue.Msg) {
 	if !s.closing.Load() {
-		_ = msg.NakWithDelay(time.Millisecond)
+		_ = msg.NakAfter(time.Millisecond)
 		return
 	}
-	body := fmt.Appendf(nil, `-NAK {"delay": %d}`, time.Millisecond.Nanoseconds())
-	if _, err := s.deps.JS.Conn().Request(msg.Reply(), body, confirmWait); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), confirmWait)
+	defer cancel()
+	if err := msg.NakAfterSync(ctx, time.Millisecond); err != nil {
 		s.deps.Log.Warn("delivery: hand-back not confirmed", "subject", msg.Subject(), "err", err)
 	}
 }
@@ -592,28 +605,31 @@ type scheduler interface {
 	// subject when subject is empty), and returns the subject and the
 	// record's sequence.
 	lease(ctx context.Context, subject string, at time.Time, rec record) (string, uint64, error)
-	// unlease deletes the record at seq.
+	// unlease deletes the record at seq (schedule.ErrNotFound when it came
+	// due meanwhile).
 	unlease(ctx context.Context, seq uint64) error
 	// leased reports whether a lease of the message at seq (or the record it
 	// became) is stored.
 	leased(ctx context.Context, seq uint64) (bool, error)
+	// count is how many records wait on subjects matching filter.
+	count(ctx context.Context, filter string) (uint64, error)
 }
 
-type jsScheduler struct {
-	js     jetstream.JetStream
-	stream jetstream.Stream
+// engineScheduler keeps retry records as the engine's scheduled messages.
+type engineScheduler struct {
+	s *schedule.Scheduler
 }
 
-func (j jsScheduler) schedule(ctx context.Context, at time.Time, rec record) error {
+func (j engineScheduler) schedule(ctx context.Context, at time.Time, rec record) error {
 	m, err := scheduleMsg(recordSubject(rec, ""), at, rec)
 	if err != nil {
 		return err
 	}
-	_, err = j.js.PublishMsg(ctx, m)
+	_, err = j.s.Schedule(ctx, m)
 	return err
 }
 
-func (j jsScheduler) lease(ctx context.Context, subject string, at time.Time, rec record) (string, uint64, error) {
+func (j engineScheduler) lease(ctx context.Context, subject string, at time.Time, rec record) (string, uint64, error) {
 	if subject == "" {
 		subject = leaseSubject(rec)
 	}
@@ -622,26 +638,27 @@ func (j jsScheduler) lease(ctx context.Context, subject string, at time.Time, re
 		return "", 0, err
 	}
 	if subjectToken(rec.SubID) {
-		m.Header.Set(headerSchedTgt, leaseTarget(rec))
+		m.Target = leaseTarget(rec)
 	}
-	m.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject) // a renewed lease replaces the old
-	ack, err := j.js.PublishMsg(ctx, m)
+	m.Replace = true // a renewed lease replaces the old
+	seq, err := j.s.Schedule(ctx, m)
 	if err != nil {
 		return "", 0, err
 	}
-	return subject, ack.Sequence, nil
+	return subject, seq, nil
 }
 
-func (j jsScheduler) unlease(ctx context.Context, seq uint64) error {
-	return j.stream.DeleteMsg(ctx, seq)
+func (j engineScheduler) unlease(ctx context.Context, seq uint64) error {
+	return j.s.Cancel(ctx, seq)
 }
 
-func (j jsScheduler) leased(ctx context.Context, seq uint64) (bool, error) {
-	info, err := j.stream.Info(ctx, jetstream.WithSubjectFilter(fmt.Sprintf("herald.*.*.lease.%d", seq)))
-	if err != nil {
-		return false, err
-	}
-	return len(info.State.Subjects) > 0, nil
+func (j engineScheduler) count(ctx context.Context, filter string) (uint64, error) {
+	return j.s.Count(ctx, filter)
+}
+
+func (j engineScheduler) leased(ctx context.Context, seq uint64) (bool, error) {
+	n, err := j.s.Count(ctx, fmt.Sprintf("herald.*.*.lease.%d", seq))
+	return n > 0, err
 }
 
 // leaseSubject is the subject of the lease of rec's attempt: one per
@@ -663,7 +680,7 @@ func leaseTarget(rec record) string {
 // It names the subscription, so that Waiting can count its records; a
 // schedule's own subject must be unique.
 func recordSubject(rec record, kind string) string {
-	unique := nats.NewInbox()[len(nats.InboxPrefix):]
+	unique := workqueue.NewID()
 	if !subjectToken(rec.SubID) {
 		return schedulePrefix + kind + unique
 	}
@@ -672,18 +689,16 @@ func recordSubject(rec record, kind string) string {
 
 // scheduleMsg is rec as a message on subject that the engine moves to the
 // retry consumer's subjects at at.
-func scheduleMsg(subject string, at time.Time, rec record) (*nats.Msg, error) {
+func scheduleMsg(subject string, at time.Time, rec record) (schedule.Msg, error) {
 	b, err := json.Marshal(rec)
 	if err != nil {
-		return nil, err
+		return schedule.Msg{}, err
 	}
-	m := &nats.Msg{Subject: subject, Data: b, Header: nats.Header{}}
-	m.Header.Set(headerSchedule, "@at "+at.UTC().Format(time.RFC3339Nano))
-	m.Header.Set(headerSchedTgt, retryPrefix+rec.SubID+".due")
+	target := retryPrefix + rec.SubID + ".due"
 	if !subjectToken(rec.SubID) {
-		m.Header.Set(headerSchedTgt, retryTargetAppID)
+		target = retryTargetAppID
 	}
-	return m, nil
+	return schedule.Msg{Subject: subject, Target: target, At: at, Data: b}, nil
 }
 
 // Waiting is how many of a subscription's messages wait in the retry stream
@@ -695,13 +710,9 @@ func (s *Service) Waiting(ctx context.Context, subID string) (int64, error) {
 	if !subjectToken(subID) {
 		return 0, nil
 	}
-	info, err := s.retries.Info(ctx, jetstream.WithSubjectFilter("herald.*."+subID+".>"))
+	n, err := s.sched.count(ctx, "herald.*."+subID+".>")
 	if err != nil {
 		return 0, fmt.Errorf("delivery: count retries: %w", err)
-	}
-	var n uint64
-	for _, c := range info.State.Subjects {
-		n += c
 	}
 	return int64(n), nil
 }

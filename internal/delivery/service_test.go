@@ -14,9 +14,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/herald-mq/herald/internal/clock"
+	"github.com/herald-mq/herald/internal/delivery/retry"
 	"github.com/herald-mq/herald/internal/engine"
 	"github.com/herald-mq/herald/internal/engine/enginetest"
-	"github.com/herald-mq/herald/internal/push/retry"
 	"github.com/herald-mq/herald/internal/topic"
 )
 
@@ -125,18 +125,14 @@ func (r *rig) service(scale float64, sender Sender, tune func(*Config)) *Service
 	t := r.t
 	policies := retry.Config{Scale: scale, Int64N: func(n int64) int64 { return n - 1 }}
 	cfg := Config{
-		Policy: func(strategy string) RetryPolicy {
-			p, err := retry.New(strategy, policies)
-			require.NoError(t, err)
-			return p
-		},
+		Policy:     func(strategy string) (RetryPolicy, error) { return retry.New(strategy, policies) },
 		DeferDelay: 50 * time.Millisecond,
 	}
 	if tune != nil {
 		tune(&cfg)
 	}
 	svc, err := New(context.Background(), cfg, Deps{
-		JS: r.eng.JS, Stream: r.eng.Stream, Subs: r.store, Sender: sender, Queues: r.queues,
+		Engine: r.eng, Subs: r.store, Sender: sender, Queues: r.queues,
 		Record: r.giveUps, Clock: r.clk, Log: slog.New(slog.DiscardHandler),
 	})
 	require.NoError(t, err)
@@ -180,13 +176,23 @@ func (r *rig) next() Attempt {
 	}
 }
 
-func (r *rig) none(d time.Duration) {
+// settled waits until the fan-out consumer has acknowledged every message:
+// every attempt they give rise to has been made by then, so an attempt
+// not received yet will not come. A signal, not a time window.
+func (r *rig) settled() {
 	r.t.Helper()
-	select {
-	case a := <-r.sender.got:
-		r.t.Fatalf("unexpected attempt %s to %s", a.MsgID, a.Sub.Name)
-	case <-time.After(d):
-	}
+	r.waitAcked(topic.MessageStream, fanoutConsumer)
+	require.Empty(r.t, r.sender.got, "no other attempt")
+}
+
+// retriesSettled waits until the retry stream is empty and its consumer
+// idle: no record waits to come due, so no retry attempt will come.
+func (r *rig) retriesSettled() {
+	r.t.Helper()
+	require.Eventually(r.t, func() bool { return len(r.retryRecords()) == 0 }, 10*time.Second, 10*time.Millisecond,
+		"retry records left")
+	r.waitAcked(RetryStream, retryConsumer)
+	require.Empty(r.t, r.sender.got, "no other attempt")
 }
 
 func recv[T any](t *testing.T, ch <-chan T) T {
@@ -229,14 +235,13 @@ func TestFanOutFollowsTagFilters(t *testing.T) {
 	require.Equal(t, ids[0]+"-"+a.Sub.ID, a.DeliveryID)
 	require.WithinDuration(t, time.Now(), a.Published, 5*time.Second)
 	require.Equal(t, "inbox:hello:"+ids[0], recv(t, r.queues.got))
-	r.none(300 * time.Millisecond)
+	r.settled()
 
 	// Untagged messages reach only the unfiltered subscription.
 	_, err = r.pub.Publish(context.Background(), tp, []topic.Message{{Body: []byte("plain")}})
 	require.NoError(t, err)
 	require.Equal(t, "all", r.next().Sub.Name)
-	r.none(300 * time.Millisecond)
-	r.waitAcked(topic.MessageStream, fanoutConsumer)
+	r.settled()
 }
 
 func (r *rig) waitAcked(stream, consumer string) {
@@ -278,7 +283,7 @@ func TestRoutingKeys(t *testing.T) {
 			names = append(names, a.Sub.Name)
 		}
 		require.ElementsMatch(t, tc.want, names, tc.key)
-		r.none(200 * time.Millisecond)
+		r.settled()
 	}
 }
 
@@ -323,7 +328,7 @@ func TestExponentialRetrySchedule(t *testing.T) {
 	}
 	a := r.next()
 	require.Equal(t, 5, a.Number)
-	require.Equal(t, r.svc.retry.CachedInfo().Name, retryConsumer)
+	require.Equal(t, r.svc.retry.Name(), retryConsumer)
 	r.waitAcked(RetryStream, retryConsumer)
 	r.waitAcked(topic.MessageStream, fanoutConsumer)
 }
@@ -344,8 +349,7 @@ func TestBackoffGivesUpAfterThreeRetries(t *testing.T) {
 		}
 	}
 	require.Equal(t, "s/"+ids[0], recv(t, r.giveUps.got))
-	r.none(300 * time.Millisecond)
-	r.waitAcked(RetryStream, retryConsumer)
+	r.retriesSettled()
 }
 
 // Waiting counts the messages a subscription's retries hold: the
@@ -455,8 +459,7 @@ func TestUnsubscribedRetriesDropped(t *testing.T) {
 	require.Equal(t, 1, r.next().Number)
 	recv(t, r.sched.at)
 	require.NoError(t, r.store.Unsubscribe(context.Background(), 1, "t", "s"))
-	r.none(500 * time.Millisecond)
-	r.waitAcked(RetryStream, retryConsumer)
+	r.retriesSettled() // the retry came due and was dropped
 	s, err := r.eng.JS.Stream(context.Background(), RetryStream)
 	require.NoError(t, err)
 	info, err := s.Info(context.Background())
@@ -504,13 +507,18 @@ func TestFanOutWaitsForThePublishersIndex(t *testing.T) {
 	ctx := context.Background()
 	// As if published by a process that has seen one more subscription.
 	topicRev, subRev := r.store.Revisions()
+	waiting := make(chan uint64, 10)
+	r.svc.deps.Subs = signalWait{Store: r.store, waiting: waiting}
 	m := nats.NewMsg(topic.Subject(tp.AppID, tp.Name))
 	m.Header.Set(topic.HeaderMsgID, "FUTURE")
 	m.Header.Set(topic.HeaderIndexRev, fmt.Sprintf("%d.%d", topicRev, subRev+1))
 	m.Data = []byte("x")
 	_, err := r.eng.JS.PublishMsg(ctx, m)
 	require.NoError(t, err)
-	r.none(500 * time.Millisecond)
+	// The fan-out waits for the subscription revision it was published at,
+	// having pushed nothing.
+	require.Equal(t, subRev+1, recv(t, waiting))
+	require.Empty(t, r.sender.got)
 	// The subscription it knew of arrives: now both get it.
 	_, err = r.store.Subscribe(ctx, topic.Subscription{AppID: 1, TopicName: "t", Name: "late", Protocol: topic.ProtocolHTTP,
 		Endpoint: "http://late", NotifyStrategy: topic.ExponentialDecayRetry}, 100)
@@ -522,4 +530,52 @@ func TestFanOutWaitsForThePublishersIndex(t *testing.T) {
 		got[a.Sub.Name] = true
 	}
 	require.Equal(t, map[string]bool{"s": true, "late": true}, got)
+}
+
+// TestUnknownStoredStrategyGivesUp: a subscription whose stored
+// notifyStrategy the policies do not know (written by something other than
+// the API) is given up after its first failed attempt, with
+// retry.ErrUnknownStrategy as the reason, instead of being retried under
+// some default.
+func TestUnknownStoredStrategyGivesUp(t *testing.T) {
+	t.Parallel()
+	reasons := make(chan error, 10)
+	r := newRig(t, 0.01, func(Attempt) (Outcome, bool) { return Outcome{Status: 500}, true })
+	r.svc.deps.Record = reasonRecorder{reasons}
+	tp := r.topic("t", topic.FilterTag, topic.Subscription{Name: "s", Endpoint: "http://e", NotifyStrategy: "LINEAR_RETRY"})
+	_, err := r.pub.Publish(context.Background(), tp, []topic.Message{{Body: []byte("x")}})
+	require.NoError(t, err)
+	require.Equal(t, 1, r.next().Number)
+	reason := recv(t, reasons)
+	require.ErrorIs(t, reason, retry.ErrUnknownStrategy)
+	require.ErrorContains(t, reason, `"LINEAR_RETRY"`)
+	require.ErrorContains(t, reason, "HTTP 500")
+	r.waitAcked(topic.MessageStream, fanoutConsumer)
+	require.Empty(t, r.sched.at, "no retry scheduled")
+	require.Empty(t, r.sender.got, "no second attempt")
+}
+
+type reasonRecorder struct{ got chan error }
+
+func (g reasonRecorder) GaveUp(_ context.Context, _ *topic.Subscription, _ string, reason error) {
+	g.got <- reason
+}
+
+func (g reasonRecorder) SignatureRejected(context.Context, *topic.Subscription) {}
+
+// signalWait tells, on waiting, the subscription revision the fan-out
+// starts to wait for whenever it waits for its index.
+type signalWait struct {
+	*topic.Store
+	waiting chan uint64
+}
+
+func (s signalWait) WaitRevisions(ctx context.Context, topics, subs uint64) error {
+	if _, ok := ctx.Deadline(); ok {
+		select {
+		case s.waiting <- subs:
+		default:
+		}
+	}
+	return s.Store.WaitRevisions(ctx, topics, subs)
 }

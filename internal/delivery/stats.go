@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/herald-mq/herald/internal/engine/kv"
 
 	"github.com/herald-mq/herald/internal/topic"
 )
@@ -26,12 +26,19 @@ type Counts struct {
 
 // Stats records counters in the engine, so every process sees the same.
 type Stats struct {
-	kv  jetstream.KeyValue
+	kv  statsBucket
 	log *slog.Logger
 }
 
 // NewStats returns counters over the bucket.
-func NewStats(kv jetstream.KeyValue, log *slog.Logger) *Stats { return &Stats{kv: kv, log: log} }
+func NewStats(b statsBucket, log *slog.Logger) *Stats { return &Stats{kv: b, log: log} }
+
+// statsBucket is what Stats needs of a key-value bucket (a *kv.Bucket).
+type statsBucket interface {
+	Get(ctx context.Context, key string) (kv.Entry, error)
+	Create(ctx context.Context, key string, value []byte) (uint64, error)
+	Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error)
+}
 
 func statsKey(sub *topic.Subscription) string {
 	return strconv.FormatInt(sub.AppID, 10) + "." + sub.TopicName + "." + sub.Name + "." + sub.ID
@@ -56,11 +63,11 @@ func (s *Stats) add(ctx context.Context, sub *topic.Subscription, change func(*C
 		e, err := s.kv.Get(ctx, key)
 		switch {
 		case err == nil:
-			rev = e.Revision()
-			if err := json.Unmarshal(e.Value(), &c); err != nil {
+			rev = e.Revision
+			if err := json.Unmarshal(e.Value, &c); err != nil {
 				s.log.Error("delivery: stats record unreadable, restarting it", "key", key, "err", err)
 			}
-		case !errors.Is(err, jetstream.ErrKeyNotFound):
+		case !errors.Is(err, kv.ErrKeyNotFound):
 			s.log.Error("delivery: stats not counted", "key", key, "err", err)
 			return
 		}
@@ -82,11 +89,11 @@ func (s *Stats) add(ctx context.Context, sub *topic.Subscription, change func(*C
 func (s *Stats) Counts(ctx context.Context, sub topic.Subscription) (Counts, error) {
 	var c Counts
 	e, err := s.kv.Get(ctx, statsKey(&sub))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
+	if errors.Is(err, kv.ErrKeyNotFound) {
 		return c, nil
 	}
 	if err != nil {
 		return c, fmt.Errorf("delivery: stats: %w", err)
 	}
-	return c, json.Unmarshal(e.Value(), &c)
+	return c, json.Unmarshal(e.Value, &c)
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -20,6 +21,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/herald-mq/herald/internal/engine/dirlock"
+	"github.com/herald-mq/herald/internal/engine/kv"
+	"github.com/herald-mq/herald/internal/engine/schedule"
+	"github.com/herald-mq/herald/internal/engine/stream"
+	"github.com/herald-mq/herald/internal/engine/workqueue"
 )
 
 // startTimeout bounds the embedded server's start; ctx ends it sooner.
@@ -95,6 +100,11 @@ type Engine struct {
 	log      *slog.Logger
 	closed   chan struct{} // closed when NC is closed
 	disk     *disk         // the embedded server's storage; nil with an external one
+
+	wq      *workqueue.Engine
+	pubOnce sync.Once
+	pub     *stream.Publisher
+	pubErr  error
 }
 
 // Open starts the embedded server (or dials the external cluster) and
@@ -160,6 +170,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Engine, error) {
 		return nil, fmt.Errorf("engine: jetstream: %w", err)
 	}
 	e.JS = js
+	e.wq = workqueue.NewEngine(nc, js, e.OpenStream)
 	if _, err := js.AccountInfo(ctx); err != nil {
 		_ = e.Close()
 		return nil, fmt.Errorf("engine: jetstream not available: %w", err)
@@ -334,6 +345,63 @@ func (e *Engine) KV(ctx context.Context, bucket string, history uint8) (jetstrea
 	return kv, nil
 }
 
+// OpenStream creates the stream or updates it to cfg, at the engine's
+// replica count.
+func (e *Engine) OpenStream(ctx context.Context, cfg stream.Config) (*stream.Stream, error) {
+	s, err := e.Stream(ctx, cfg.JetStream())
+	if err != nil {
+		return nil, err
+	}
+	return stream.Wrap(s), nil
+}
+
+// Consumer creates (or updates) a durable consumer on a stream whose
+// messages are pushed to a handler (workqueue.Consumer).
+func (e *Engine) Consumer(ctx context.Context, streamName string, cc workqueue.ConsumerConfig) (*workqueue.Consumer, error) {
+	var c *workqueue.Consumer
+	err := setUp(ctx, func(ctx context.Context) (err error) {
+		c, err = e.wq.Consumer(ctx, streamName, cc)
+		return err
+	})
+	return c, err
+}
+
+// Scheduler schedules messages on the stream named streamName, which must
+// allow schedules.
+func (e *Engine) Scheduler(ctx context.Context, streamName string) (*schedule.Scheduler, error) {
+	return schedule.New(ctx, e.JS, streamName)
+}
+
+// WorkQueues serves the engine's work queues.
+func (e *Engine) WorkQueues() *workqueue.Engine { return e.wq }
+
+// Publisher is the engine's one publisher with acknowledgement, shared by
+// every user of the connection.
+func (e *Engine) Publisher() (*stream.Publisher, error) {
+	e.pubOnce.Do(func() { e.pub, e.pubErr = stream.NewPublisher(e.NC) })
+	return e.pub, e.pubErr
+}
+
+// Bucket opens (creating if needed) a key-value bucket keeping history
+// revisions of each key, as KV does.
+func (e *Engine) Bucket(ctx context.Context, bucket string, history uint8) (*kv.Bucket, error) {
+	b, err := e.KV(ctx, bucket, history)
+	if err != nil {
+		return nil, err
+	}
+	return kv.New(b), nil
+}
+
+// ExpiringBucket opens (creating if needed) a key-value bucket whose keys
+// expire ttl after they are written, as ExpiringKV does.
+func (e *Engine) ExpiringBucket(ctx context.Context, bucket string, ttl time.Duration) (*kv.Bucket, error) {
+	b, err := e.ExpiringKV(ctx, bucket, ttl)
+	if err != nil {
+		return nil, err
+	}
+	return kv.New(b), nil
+}
+
 // StreamStat is one stream's size.
 type StreamStat struct {
 	Name     string
@@ -355,7 +423,7 @@ func (e *Engine) StreamStats(ctx context.Context) ([]StreamStat, error) {
 	return out, nil
 }
 
-// setUpBudget bounds how long creating a stream or bucket keeps being tried
+// setUpBudget bounds how long creating a stream, bucket or consumer keeps being tried
 // while the engine cannot serve it: a cluster that lost a node takes a few
 // seconds to elect leaders, longer under load.
 const setUpBudget = time.Minute

@@ -13,25 +13,30 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/herald-mq/herald/internal/engine/kv"
 )
 
 // Bucket holds one key per (SecretId, Nonce) seen, each expiring after the
 // Store's keep time.
 const Bucket = "herald_nonces"
 
-// Store records nonces in a key-value bucket whose keys expire.
-type Store struct {
-	kv jetstream.KeyValue
+// creator is what the Store needs of its bucket (a *kv.Bucket).
+type creator interface {
+	Create(ctx context.Context, key string, value []byte) (uint64, error)
 }
 
-// Open opens the bucket with kv, which must create it with keys expiring
+// Store records nonces in a key-value bucket whose keys expire.
+type Store struct {
+	kv creator
+}
+
+// Open opens the bucket with open, which must create it with keys expiring
 // after keep (twice the signature window covers every timestamp accepted).
-func Open(ctx context.Context, kv func(ctx context.Context, bucket string, ttl time.Duration) (jetstream.KeyValue, error), keep time.Duration) (*Store, error) {
+func Open(ctx context.Context, open func(ctx context.Context, bucket string, ttl time.Duration) (*kv.Bucket, error), keep time.Duration) (*Store, error) {
 	if keep <= 0 {
 		return nil, errors.New("nonce: keep must be positive")
 	}
-	b, err := kv(ctx, Bucket, keep)
+	b, err := open(ctx, Bucket, keep)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +51,7 @@ func (s *Store) FirstUse(ctx context.Context, secretID, nonce string) (bool, err
 	switch {
 	case err == nil:
 		return true, nil
-	case errors.Is(err, jetstream.ErrKeyExists):
+	case errors.Is(err, kv.ErrKeyExists):
 		return false, nil
 	default:
 		return false, fmt.Errorf("nonce: record: %w", err)

@@ -19,9 +19,9 @@ func TestFirstUse(t *testing.T) {
 	t.Parallel()
 	eng := enginetest.New(t)
 	ctx := t.Context()
-	s, err := nonce.Open(ctx, eng.ExpiringKV, time.Second)
+	s, err := nonce.Open(ctx, eng.ExpiringBucket, time.Second)
 	require.NoError(t, err)
-	other, err := nonce.Open(ctx, eng.ExpiringKV, time.Second) // another process
+	other, err := nonce.Open(ctx, eng.ExpiringBucket, time.Second) // another process
 	require.NoError(t, err)
 
 	first, err := s.FirstUse(ctx, "AKIDa", "42")
@@ -39,6 +39,6 @@ func TestFirstUse(t *testing.T) {
 		return err == nil && first
 	}, 10*time.Second, 100*time.Millisecond, "forgotten once it expires")
 
-	_, err = nonce.Open(ctx, eng.ExpiringKV, 0)
+	_, err = nonce.Open(ctx, eng.ExpiringBucket, 0)
 	require.Error(t, err)
 }

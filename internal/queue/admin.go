@@ -4,14 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/herald-mq/herald/internal/engine/stream"
+	"github.com/herald-mq/herald/internal/engine/workqueue"
 )
 
 // Engine names of a queue.
@@ -28,7 +27,12 @@ func messageSubject(q *Queue) string {
 	return subjectPrefix + strings.TrimPrefix(q.ID, "queue-") + ".m"
 }
 func delaySubject(q *Queue) string {
-	return subjectPrefix + strings.TrimPrefix(q.ID, "queue-") + ".d." + nats.NewInbox()[len(nats.InboxPrefix):]
+	return subjectPrefix + strings.TrimPrefix(q.ID, "queue-") + ".d." + workqueue.NewID()
+}
+
+// work is the queue's work queue in the engine.
+func (s *Service) work(q *Queue) *workqueue.Queue {
+	return s.deps.Engine.Queue(streamName(q), consumerName)
 }
 
 // WithDefaults returns the settings with every unset attribute at its
@@ -73,30 +77,25 @@ func (q *Queue) validate() error {
 	return nil
 }
 
-func (s *Service) streamConfig(q *Queue) jetstream.StreamConfig {
+func (s *Service) streamConfig(q *Queue) stream.Config {
 	retention := time.Duration(q.MsgRetentionSeconds) * time.Second
-	return jetstream.StreamConfig{
-		Name:              streamName(q),
-		Description:       fmt.Sprintf("herald queue %d/%s", q.AppID, q.Name),
-		Subjects:          []string{subjectPrefix + strings.TrimPrefix(q.ID, "queue-") + ".>"},
-		Retention:         jetstream.LimitsPolicy,
-		MaxAge:            retention,
-		Duplicates:        min(duplicateWindow, retention),
-		AllowMsgSchedules: true,
-		AllowDirect:       true,
+	return stream.Config{
+		Name:           streamName(q),
+		Description:    fmt.Sprintf("herald queue %d/%s", q.AppID, q.Name),
+		Subjects:       []string{subjectPrefix + strings.TrimPrefix(q.ID, "queue-") + ".>"},
+		MaxAge:         retention,
+		Duplicates:     min(duplicateWindow, retention),
+		AllowSchedules: true,
+		AllowDirect:    true,
 	}
 }
 
-func (s *Service) consumerConfig(q *Queue) jetstream.ConsumerConfig {
-	return jetstream.ConsumerConfig{
-		Durable:       consumerName,
-		FilterSubject: messageSubject(q),
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       time.Duration(q.VisibilityTimeout) * time.Second,
-		MaxDeliver:    -1,
-		MaxAckPending: -1,
-		MaxWaiting:    s.cfg.MaxLongPolls,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
+func (s *Service) consumerConfig(q *Queue) workqueue.ConsumerConfig {
+	return workqueue.ConsumerConfig{
+		Name:       consumerName,
+		Filter:     messageSubject(q),
+		AckWait:    time.Duration(q.VisibilityTimeout) * time.Second,
+		MaxWaiting: s.cfg.MaxLongPolls,
 	}
 }
 
@@ -120,13 +119,9 @@ func (s *Service) CreateQueue(ctx context.Context, q Queue) (Queue, error) {
 	q.Key = []byte(randomHex(16))
 	now := s.deps.Clock.Now().Unix()
 	q.CreateTime, q.LastModifyTime = now, now
-	stream, err := s.deps.Stream(ctx, s.streamConfig(&q))
-	if err != nil {
-		return Queue{}, err
-	}
-	if _, err := stream.CreateOrUpdateConsumer(ctx, s.consumerConfig(&q)); err != nil {
+	if err := s.work(&q).Create(ctx, s.streamConfig(&q), s.consumerConfig(&q)); err != nil {
 		s.dropStream(&q)
-		return Queue{}, fmt.Errorf("queue: consumer: %w", err)
+		return Queue{}, fmt.Errorf("queue: %w", err)
 	}
 	if err := s.store.create(ctx, &q); err != nil {
 		s.dropStream(&q)
@@ -154,7 +149,7 @@ func (s *Service) checkDeadLetter(ctx context.Context, q *Queue) error {
 func (s *Service) dropStream(q *Queue) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := s.deps.JS.DeleteStream(ctx, streamName(q)); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+	if err := s.work(q).Delete(ctx); err != nil {
 		s.deps.Log.Warn("queue: stream not deleted", "stream", streamName(q), "err", err)
 	}
 	s.heap.forget(q.ID)
@@ -207,13 +202,13 @@ func (s *Service) UpdateQueue(ctx context.Context, appID int64, name string, cha
 		return Queue{}, err
 	}
 	if old.MsgRetentionSeconds != q.MsgRetentionSeconds {
-		if _, err := s.deps.Stream(ctx, s.streamConfig(q)); err != nil {
+		if err := s.work(q).UpdateStream(ctx, s.streamConfig(q)); err != nil {
 			return Queue{}, err
 		}
 	}
 	if old.VisibilityTimeout != q.VisibilityTimeout {
-		if _, err := s.deps.JS.UpdateConsumer(ctx, streamName(q), s.consumerConfig(q)); err != nil {
-			return Queue{}, fmt.Errorf("queue: consumer: %w", err)
+		if err := s.work(q).UpdateConsumer(ctx, s.consumerConfig(q)); err != nil {
+			return Queue{}, fmt.Errorf("queue: %w", err)
 		}
 	}
 	return *q, nil
@@ -276,15 +271,8 @@ func (s *Service) Stats(ctx context.Context, appID int64, name string) (Queue, S
 	if err != nil {
 		return Queue{}, Stats{}, err
 	}
-	stream, err := s.deps.JS.Stream(ctx, streamName(q))
-	if err != nil {
-		return Queue{}, Stats{}, s.engineErr(err)
-	}
-	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(messageSubject(q)))
-	if err != nil {
-		return Queue{}, Stats{}, s.engineErr(err)
-	}
-	ci, err := stream.Consumer(ctx, consumerName)
+	w := s.work(q)
+	state, err := w.State(ctx, messageSubject(q))
 	if err != nil {
 		return Queue{}, Stats{}, s.engineErr(err)
 	}
@@ -292,18 +280,16 @@ func (s *Service) Stats(ctx context.Context, appID int64, name string) (Queue, S
 	if err != nil {
 		return Queue{}, Stats{}, err
 	}
-	cinfo := ci.CachedInfo()
-	onSubject := int64(info.State.Subjects[messageSubject(q)])
+	onSubject := int64(state.SubjectMsgs)
 	st := Stats{
-		Active:   int64(cinfo.NumPending),
-		Inactive: int64(cinfo.NumAckPending),
-		Delayed:  max(0, int64(info.State.Msgs)-onSubject-records),
+		Active:   int64(state.Pending),
+		Inactive: int64(state.AckPending),
+		Delayed:  max(0, int64(state.Msgs)-onSubject-records),
 	}
 	st.Rewindable = max(0, onSubject-st.Active-st.Inactive)
 	if st.Active+st.Inactive > 0 {
-		m, err := stream.GetMsg(ctx, cinfo.AckFloor.Stream+1, jetstream.WithGetMsgSubject(messageSubject(q)))
-		if err == nil {
-			st.MinMsgTime = m.Time
+		if t, ok := w.FirstTime(ctx, messageSubject(q), state.AckFloor+1); ok {
+			st.MinMsgTime = t
 		}
 	}
 	return *q, st, nil
@@ -337,7 +323,7 @@ func (s *Service) Rewind(ctx context.Context, appID int64, name string, start ti
 	if err != nil {
 		return err
 	}
-	if _, err := s.deps.JS.ResetConsumerToSequence(ctx, streamName(q), consumerName, seq); err != nil {
+	if err := s.work(q).ResetTo(ctx, seq); err != nil {
 		return fmt.Errorf("queue: rewind: %w", s.engineErr(err))
 	}
 	return nil
@@ -346,25 +332,11 @@ func (s *Service) Rewind(ctx context.Context, appID int64, name string, start ti
 // seqAtTime returns the sequence of the first message on the queue's message
 // subject stored at or after t, or the next sequence to be stored if none.
 func (s *Service) seqAtTime(ctx context.Context, q *Queue, t time.Time) (uint64, error) {
-	req, _ := json.Marshal(struct {
-		StartTime time.Time `json:"start_time"`
-		NextFor   string    `json:"next_by_subj"`
-	}{t.UTC(), messageSubject(q)})
-	resp, err := s.deps.NC.RequestWithContext(ctx, "$JS.API.DIRECT.GET."+streamName(q), req)
+	seq, err := s.work(q).FirstAt(ctx, messageSubject(q), t)
 	if err != nil {
-		return 0, fmt.Errorf("queue: find sequence: %w", err)
+		return 0, fmt.Errorf("queue: %w", s.engineErr(err))
 	}
-	if seq := resp.Header.Get(jetstream.SequenceHeader); seq != "" {
-		var n uint64
-		if _, err := fmt.Sscan(seq, &n); err == nil {
-			return n, nil
-		}
-	}
-	stream, err := s.deps.JS.Stream(ctx, streamName(q))
-	if err != nil {
-		return 0, s.engineErr(err)
-	}
-	return stream.CachedInfo().State.LastSeq + 1, nil
+	return seq, nil
 }
 
 func randomHex(n int) string {
@@ -376,8 +348,7 @@ func randomHex(n int) string {
 // engineErr turns "the stream or consumer is gone" into ErrQueueNotFound: a
 // queue another process has just deleted.
 func (s *Service) engineErr(err error) error {
-	if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
-		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
+	if errors.Is(err, workqueue.ErrGone) {
 		return fmt.Errorf("%w: %w", ErrQueueNotFound, err)
 	}
 	return err

@@ -15,9 +15,5 @@ func StreamName(q Queue) string { return streamName(&q) }
 // died before writing the consumer's state would bring it back at worst:
 // no delivery and no acknowledgement known.
 func ForgetConsumerState(ctx context.Context, s *Service, q Queue) error {
-	if err := s.deps.JS.DeleteConsumer(ctx, streamName(&q), consumerName); err != nil {
-		return err
-	}
-	_, err := s.deps.JS.CreateConsumer(ctx, streamName(&q), s.consumerConfig(&q))
-	return err
+	return s.work(&q).RecreateConsumer(ctx, s.consumerConfig(&q))
 }

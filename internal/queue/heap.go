@@ -25,13 +25,13 @@ type heapCount struct {
 const heapCountTTL = time.Second
 
 func (h *heapCounts) check(ctx context.Context, s *Service, q *Queue, adding int) error {
-	now := time.Now()
+	now := s.now()
 	h.mu.Lock()
 	c, ok := h.counts[q.ID]
 	h.mu.Unlock()
 	fresh := ok && now.Sub(c.at) < heapCountTTL && c.msgs+int64(adding) <= q.MaxMsgHeapNum-q.MaxMsgHeapNum/10
 	if !fresh {
-		stream, err := s.deps.JS.Stream(ctx, streamName(q))
+		st, err := s.work(q).StreamState(ctx, "")
 		if err != nil {
 			return s.engineErr(err)
 		}
@@ -39,7 +39,7 @@ func (h *heapCounts) check(ctx context.Context, s *Service, q *Queue, adding int
 		if err != nil {
 			return err
 		}
-		c = heapCount{msgs: int64(stream.CachedInfo().State.Msgs) - records, at: now}
+		c = heapCount{msgs: int64(st.Msgs) - records, at: now}
 	}
 	if c.msgs+int64(adding) > q.MaxMsgHeapNum {
 		return ErrHeapFull

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/herald-mq/herald/internal/engine/workqueue"
 )
 
 func (s *Service) markDirty(id string) {
@@ -60,16 +60,13 @@ func (s *Service) purge(ctx context.Context) {
 func (s *Service) purgeQueue(ctx context.Context, q *Queue) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	stream, err := s.deps.JS.Stream(ctx, streamName(q))
+	w := s.work(q)
+	st, err := w.State(ctx, "")
 	if err != nil {
-		return errors.Is(err, jetstream.ErrStreamNotFound), s.engineErr(err)
-	}
-	c, err := stream.Consumer(ctx, consumerName)
-	if err != nil {
-		return false, s.engineErr(err)
+		return errors.Is(err, workqueue.ErrNoStream), s.engineErr(err)
 	}
 	// Everything below the ack floor is deleted.
-	upTo := c.CachedInfo().AckFloor.Stream + 1
+	upTo := st.AckFloor + 1
 	done := true
 	if q.RewindSeconds > 0 {
 		keepFrom, err := s.seqAtTime(ctx, q, s.now().Add(-time.Duration(q.RewindSeconds)*time.Second))
@@ -80,15 +77,15 @@ func (s *Service) purgeQueue(ctx context.Context, q *Queue) (bool, error) {
 			upTo, done = keepFrom, false
 		}
 	}
-	if upTo <= stream.CachedInfo().State.FirstSeq {
+	if upTo <= st.FirstSeq {
 		return done, nil
 	}
-	if err := stream.Purge(ctx, jetstream.WithPurgeSubject(messageSubject(q)), jetstream.WithPurgeSequence(upTo)); err != nil {
+	if err := w.Purge(ctx, messageSubject(q), upTo); err != nil {
 		return false, s.engineErr(err)
 	}
 	// A receipt record is stored after the messages it names, so one below
 	// upTo names only messages that have just gone (or went before).
-	if err := stream.Purge(ctx, jetstream.WithPurgeSubject(recordSubject(q)), jetstream.WithPurgeSequence(upTo)); err != nil {
+	if err := w.Purge(ctx, recordSubject(q), upTo); err != nil {
 		return false, s.engineErr(err)
 	}
 	return done, nil

@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
-	fanout "github.com/herald-mq/herald/internal/delivery"
+	"github.com/herald-mq/herald/internal/engine/stream"
+	"github.com/herald-mq/herald/internal/engine/workqueue"
 )
 
 // Headers herald puts on queue messages.
@@ -60,24 +57,24 @@ func (s *Service) Send(ctx context.Context, appID int64, name string, bodies [][
 	if err := s.heap.check(ctx, s, q, len(bodies)); err != nil {
 		return nil, err
 	}
-	msgs := make([]*nats.Msg, len(bodies))
+	msgs := make([]stream.Msg, len(bodies))
 	ids := make([]string, len(bodies))
 	for i, b := range bodies {
-		m := &nats.Msg{Subject: messageSubject(q), Data: b}
+		m := stream.Msg{Subject: messageSubject(q), Data: b}
 		if delay > 0 {
-			ids[i] = nats.NewInbox()[len(nats.InboxPrefix):]
+			ids[i] = workqueue.NewID()
 			m.Subject = delaySubject(q)
-			m.Header = nats.Header{}
+			m.Header = stream.Header{}
 			m.Header.Set(headerSchedule, "@at "+s.now().Add(delay).UTC().Format(time.RFC3339Nano))
 			m.Header.Set(headerScheduleTarget, messageSubject(q))
 			m.Header.Set(headerMsgID, ids[i])
 		}
 		msgs[i] = m
 	}
-	acks, err := s.publish(ctx, msgs)
-	for i, ack := range acks {
-		if ids[i] == "" && ack != nil {
-			ids[i] = strconv.FormatUint(ack.Sequence, 10)
+	seqs, err := s.publish(ctx, msgs)
+	for i, seq := range seqs {
+		if ids[i] == "" && seq != 0 {
+			ids[i] = strconv.FormatUint(seq, 10)
 		}
 	}
 	if err != nil {
@@ -96,94 +93,46 @@ func checkBody(q *Queue, b []byte) error {
 	return nil
 }
 
-// publish stores msgs, pipelined, and waits for every acknowledgement.
-func (s *Service) publish(ctx context.Context, msgs []*nats.Msg) ([]*jetstream.PubAck, error) {
-	if len(msgs) == 1 {
-		ack, err := s.deps.JS.PublishMsg(ctx, msgs[0])
-		if err != nil {
-			return nil, s.publishErr(err)
-		}
-		return []*jetstream.PubAck{ack}, nil
+// publish stores msgs, pipelined, and waits for every acknowledgement; it
+// returns their stream sequences.
+func (s *Service) publish(ctx context.Context, msgs []stream.Msg) ([]uint64, error) {
+	seqs, err := s.deps.Engine.Publish(ctx, msgs)
+	if err != nil {
+		return seqs, s.publishErr(err)
 	}
-	return s.await(ctx, s.publishAsync(msgs))
-}
-
-// pending is a pipelined publish: its acknowledgements to come, or why
-// they will not.
-type pending struct {
-	n       int
-	futures []jetstream.PubAckFuture
-	err     error
-}
-
-// publishAsync starts storing msgs; await waits for them.
-func (s *Service) publishAsync(msgs []*nats.Msg) pending {
-	p := pending{n: len(msgs), futures: make([]jetstream.PubAckFuture, 0, len(msgs))}
-	for _, m := range msgs {
-		f, err := s.deps.JS.PublishMsgAsync(m)
-		if err != nil {
-			p.err = err
-			break
-		}
-		p.futures = append(p.futures, f)
-	}
-	return p
-}
-
-func (s *Service) await(ctx context.Context, p pending) ([]*jetstream.PubAck, error) {
-	acks := make([]*jetstream.PubAck, p.n)
-	firstErr := p.err
-	for i, f := range p.futures {
-		select {
-		case ack := <-f.Ok():
-			acks[i] = ack
-		case err := <-f.Err():
-			firstErr = cmpErr(firstErr, err)
-		case <-ctx.Done():
-			return acks, ctx.Err()
-		}
-	}
-	if firstErr != nil {
-		return acks, s.publishErr(firstErr)
-	}
-	return acks, nil
-}
-
-func cmpErr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
+	return seqs, nil
 }
 
 func (s *Service) publishErr(err error) error {
 	return fmt.Errorf("queue: send: %w", s.engineErr(err))
 }
 
-var _ fanout.QueueSink = (*Service)(nil)
+// ErrNotStorable marks an Enqueue this queue can never take: the queue is
+// missing, or the body does not fit it. Trying again does not help.
+var ErrNotStorable = errors.New("queue: message cannot be stored in this queue")
 
 // Enqueue stores a topic message in a queue (protocol=queue subscriptions),
 // returning once it is stored. The message keeps the topic's msgId, and a
 // retried delivery of the same msgId within two minutes is stored once. A
-// missing queue or a body too big for it is undeliverable (given up at once).
+// missing queue or a body too big for it is ErrNotStorable.
 func (s *Service) Enqueue(ctx context.Context, appID int64, queueName string, body []byte, msgID string) error {
 	q, err := s.store.get(ctx, appID, queueName)
 	if errors.Is(err, ErrQueueNotFound) {
-		return fmt.Errorf("%w: %w", fanout.ErrUndeliverable, err)
+		return fmt.Errorf("%w: %w", ErrNotStorable, err)
 	}
 	if err != nil {
 		return err
 	}
 	if err := checkBody(q, body); err != nil {
-		return fmt.Errorf("%w: %w", fanout.ErrUndeliverable, err)
+		return fmt.Errorf("%w: %w", ErrNotStorable, err)
 	}
 	if err := s.heap.check(ctx, s, q, 1); err != nil {
 		return err
 	}
-	m := &nats.Msg{Subject: messageSubject(q), Data: body, Header: nats.Header{}}
+	m := stream.Msg{Subject: messageSubject(q), Data: body, Header: stream.Header{}}
 	m.Header.Set(headerMsgID, msgID)
-	m.Header.Set(jetstream.MsgIDHeader, "topic."+msgID)
-	_, err = s.publish(ctx, []*nats.Msg{m})
+	m.Header.Set(workqueue.HeaderDedupID, "topic."+msgID)
+	_, err = s.publish(ctx, []stream.Msg{m})
 	return err
 }
 
@@ -202,9 +151,9 @@ func (s *Service) Receive(ctx context.Context, appID int64, name string, n int, 
 	if wait < 0 {
 		wait = time.Duration(q.PollingWaitSeconds) * time.Second
 	}
-	deadline := time.Now().Add(wait)
+	deadline := s.now().Add(wait)
 	for {
-		msgs, err := s.pull(ctx, q, n, max(time.Until(deadline), minPull))
+		msgs, err := s.pull(ctx, q, n, max(deadline.Sub(s.now()), minPull))
 		if err != nil {
 			return nil, err
 		}
@@ -215,7 +164,7 @@ func (s *Service) Receive(ctx context.Context, appID int64, name string, n int, 
 		if len(out) > 0 {
 			return out, nil
 		}
-		if time.Until(deadline) < minPull {
+		if deadline.Sub(s.now()) < minPull {
 			return nil, ErrNoMessage
 		}
 	}
@@ -231,179 +180,81 @@ const minPull = 50 * time.Millisecond
 // moves those received too often to the dead-letter queue, and returns
 // once a record of every delivery is stored (record.go). On an error the
 // messages are handed back.
-func (s *Service) deliver(ctx context.Context, q *Queue, msgs []*nats.Msg) ([]Message, error) {
+func (s *Service) deliver(ctx context.Context, q *Queue, msgs []*workqueue.Msg) ([]Message, error) {
 	idx, err := s.index(ctx, q)
 	if err != nil {
-		nak(msgs)
+		workqueue.NakAll(msgs)
 		return nil, err
 	}
-	ds := make([]delivery, 0, len(msgs))
-	var kept []*nats.Msg
 	var suspects []uint64
 	for _, m := range msgs {
-		d, ok := parseDelivery(m.Reply)
-		if !ok {
-			s.deps.Log.Error("queue: message without delivery metadata", "queue", q.Name, "reply", m.Reply)
-			continue
+		if m.Delivery.StreamSeq < idx.below {
+			suspects = append(suspects, m.Delivery.StreamSeq)
 		}
-		if d.streamSeq < idx.below {
-			suspects = append(suspects, d.streamSeq)
-		}
-		ds, kept = append(ds, d), append(kept, m)
 	}
 	var recs map[uint64]record
 	if len(suspects) > 0 {
 		if recs, err = s.records(ctx, q, idx, suspects); err != nil {
-			nak(kept)
+			workqueue.NakAll(msgs)
 			return nil, err
 		}
 	}
 	var out []Message
-	var delivered []*nats.Msg
+	var delivered []*workqueue.Msg
 	var seqs, counts []uint64
-	for i, m := range kept {
-		d := ds[i]
-		r, ok := recs[d.streamSeq]
+	for _, m := range msgs {
+		d := m.Delivery
+		r, ok := recs[d.StreamSeq]
 		if ok && r.kind == recordDeleted {
 			// Deleted before the engine lost the acknowledgement.
-			_ = m.Respond(nil)
+			_ = m.Ack()
 			continue
 		}
-		count := d.delivered
+		count := d.Delivered
 		if ok && r.count >= count {
 			count = r.count + 1
 		}
-		if q.DeadLetterQueue != "" && count > uint64(q.MaxReceiveCount) && s.deadLetter(ctx, q, m, d) {
+		if q.DeadLetterQueue != "" && count > uint64(q.MaxReceiveCount) && s.deadLetter(ctx, q, m) {
 			continue
 		}
-		out = append(out, s.message(q, m, d, count))
+		out = append(out, s.message(q, m, count))
 		delivered = append(delivered, m)
-		seqs, counts = append(seqs, d.streamSeq), append(counts, count)
+		seqs, counts = append(seqs, d.StreamSeq), append(counts, count)
 	}
 	if len(out) == 0 {
 		return nil, nil
 	}
-	if _, err := s.publish(ctx, []*nats.Msg{receivedRecord(q, seqs, counts)}); err != nil {
-		nak(delivered)
+	if _, err := s.publish(ctx, []stream.Msg{receivedRecord(q, seqs, counts)}); err != nil {
+		workqueue.NakAll(delivered)
 		return nil, fmt.Errorf("queue: receive: %w", err)
 	}
 	return out, nil
-}
-
-// nak hands messages back to be received again at once.
-func nak(msgs []*nats.Msg) {
-	for _, m := range msgs {
-		_ = m.Respond([]byte("-NAK"))
-	}
 }
 
 // pull is one pull request for up to n messages that the engine answers as
 // soon as it has any, or after wait with none. A message that arrives after
 // the caller has gone is handed back at once.
-func (s *Service) pull(ctx context.Context, q *Queue, n int, wait time.Duration) ([]*nats.Msg, error) {
-	nc := s.deps.NC
-	inbox := nc.NewInbox()
-	ch := make(chan *nats.Msg, n+2)
-	sub, err := nc.ChanSubscribe(inbox, ch)
-	if err != nil {
+func (s *Service) pull(ctx context.Context, q *Queue, n int, wait time.Duration) ([]*workqueue.Msg, error) {
+	var waiting func()
+	if wait > minPull {
+		waiting = s.longPoll
+	}
+	msgs, err := s.work(q).Pull(ctx, n, wait, waiting)
+	switch {
+	case errors.Is(err, workqueue.ErrTooManyWaiting):
+		return nil, fmt.Errorf("queue: too many receives waiting on %s: %w", q.Name, ErrNoMessage)
+	case errors.Is(err, workqueue.ErrGone):
+		return nil, fmt.Errorf("queue: receive: %w: %w", ErrQueueNotFound, err)
+	case err != nil:
 		return nil, fmt.Errorf("queue: receive: %w", err)
 	}
-	defer func() { _ = sub.Unsubscribe() }()
-	req := fmt.Appendf(nil, `{"batch":%d,"expires":%d,"no_wait":true}`, n, wait.Nanoseconds())
-	if err := nc.PublishRequest(pullSubject(q), inbox, req); err != nil {
-		return nil, fmt.Errorf("queue: receive: %w", err)
-	}
-	if wait > minPull && s.longPoll != nil {
-		s.longPoll()
-	}
-	// The engine ends the request itself; the timer only guards against an
-	// engine that went away.
-	timer := time.NewTimer(wait + 5*time.Second)
-	defer timer.Stop()
-	var out []*nats.Msg
-	for len(out) < n {
-		select {
-		case m := <-ch:
-			if len(m.Data) == 0 && m.Header.Get("Status") != "" {
-				switch code := m.Header.Get("Status"); code {
-				case "100": // heartbeat
-					continue
-				case "404", "408":
-					return out, nil
-				default:
-					if len(out) > 0 {
-						return out, nil
-					}
-					return nil, s.pullErr(q, code, m.Header.Get("Description"))
-				}
-			}
-			out = append(out, m)
-		case <-ctx.Done():
-			_ = sub.Unsubscribe()
-			for len(ch) > 0 {
-				out = append(out, <-ch)
-			}
-			nak(out)
-			return nil, ctx.Err()
-		case <-timer.C:
-			return out, nil
-		}
-	}
-	return out, nil
-}
-
-func (s *Service) pullErr(q *Queue, code, desc string) error {
-	if code == "409" && desc == "Exceeded MaxWaiting" {
-		return fmt.Errorf("queue: too many receives waiting on %s: %w", q.Name, ErrNoMessage)
-	}
-	if code == "409" && desc == "Consumer Deleted" {
-		return fmt.Errorf("queue: receive: %w: %s %s", ErrQueueNotFound, code, desc)
-	}
-	if code == "503" { // the queue is known, its consumer has no leader (yet)
-		return fmt.Errorf("queue: receive: %w", nats.ErrNoResponders)
-	}
-	return fmt.Errorf("queue: receive: engine answered %s %s", code, desc)
-}
-
-func pullSubject(q *Queue) string {
-	return "$JS.API.CONSUMER.MSG.NEXT." + streamName(q) + "." + consumerName
-}
-
-// delivery is what a message's acknowledgement subject tells about it.
-type delivery struct {
-	streamSeq, consumerSeq, delivered uint64
-	stored                            time.Time
-}
-
-// parseDelivery reads an acknowledgement subject:
-// $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ns>.<pending> or the
-// v2 form with domain and account hash after ACK (and possibly more tokens).
-func parseDelivery(reply string) (delivery, bool) {
-	tokens := strings.Split(reply, ".")
-	if len(tokens) < 9 || tokens[0] != "$JS" || tokens[1] != "ACK" {
-		return delivery{}, false
-	}
-	off := 4
-	if len(tokens) == 9 {
-		off = 2
-	}
-	if len(tokens) < off+7 {
-		return delivery{}, false
-	}
-	var nums [4]uint64
-	for i := range nums {
-		v, err := strconv.ParseUint(tokens[off+2+i], 10, 64)
-		if err != nil {
-			return delivery{}, false
-		}
-		nums[i] = v
-	}
-	return delivery{delivered: nums[0], streamSeq: nums[1], consumerSeq: nums[2], stored: time.Unix(0, int64(nums[3]))}, true
+	return msgs, nil
 }
 
 // message is a received message; count is its dequeueCount, which the
-// engine's delivery count d.delivered may fall short of (record.go).
-func (s *Service) message(q *Queue, msg *nats.Msg, d delivery, count uint64) Message {
+// engine's delivery count may fall short of (record.go).
+func (s *Service) message(q *Queue, msg *workqueue.Msg, count uint64) Message {
+	d := msg.Delivery
 	now := s.now()
 	vt := time.Duration(q.VisibilityTimeout) * time.Second
 	next := now.Add(vt)
@@ -412,56 +263,55 @@ func (s *Service) message(q *Queue, msg *nats.Msg, d delivery, count uint64) Mes
 		// The engine does not keep the first delivery's time; the earliest it
 		// can have been is one visibility timeout per earlier delivery ago.
 		first = now.Add(-time.Duration(count-1) * vt)
-		if first.Before(d.stored) {
-			first = d.stored
+		if first.Before(d.Stored) {
+			first = d.Stored
 		}
 	}
 	return Message{
-		ID:   msgID(msg, d),
-		Body: msg.Data,
+		ID:   msgID(msg),
+		Body: msg.Data(),
 		Handle: EncodeHandle(q.Key, Handle{
-			Epoch: q.Epoch, StreamSeq: d.streamSeq, ConsumerSeq: d.consumerSeq,
-			Delivered: d.delivered, NextVisibleMs: uint64(next.UnixMilli()),
+			Epoch: q.Epoch, StreamSeq: d.StreamSeq, ConsumerSeq: d.ConsumerSeq,
+			Delivered: d.Delivered, NextVisibleMs: uint64(next.UnixMilli()),
 		}),
-		EnqueueTime:      d.stored,
+		EnqueueTime:      d.Stored,
 		NextVisibleTime:  next,
 		FirstDequeueTime: first,
 		DequeueCount:     int(count),
-		Priority:         priority(msg.Header),
+		Priority:         priority(msg.Header()),
 	}
 }
 
-func msgID(msg *nats.Msg, d delivery) string {
-	if msg.Header != nil {
-		if id := msg.Header.Get(headerMsgID); id != "" {
-			return id
-		}
+func msgID(msg *workqueue.Msg) string {
+	if id := msg.Header().Get(headerMsgID); id != "" {
+		return id
 	}
-	return strconv.FormatUint(d.streamSeq, 10)
+	return strconv.FormatUint(msg.Delivery.StreamSeq, 10)
 }
 
 // deadLetter copies msg into the queue's dead-letter queue and then
 // terminates it here; it reports false, leaving msg to be received as usual,
 // when the copy could not be stored.
-func (s *Service) deadLetter(ctx context.Context, q *Queue, msg *nats.Msg, d delivery) bool {
+func (s *Service) deadLetter(ctx context.Context, q *Queue, msg *workqueue.Msg) bool {
 	dl, err := s.store.get(ctx, q.AppID, q.DeadLetterQueue)
 	if err != nil {
 		s.deps.Log.Warn("queue: dead-letter queue missing, message kept", "queue", q.Name, "deadLetterQueue", q.DeadLetterQueue)
 		return false
 	}
-	m := &nats.Msg{Subject: messageSubject(dl), Data: msg.Data, Header: nats.Header{}}
-	m.Header.Set(headerMsgID, msgID(msg, d))
-	m.Header.Set(jetstream.MsgIDHeader, "dead."+q.ID+"."+strconv.FormatUint(d.streamSeq, 10))
-	if _, err := s.publish(ctx, []*nats.Msg{m}); err != nil {
+	seq := msg.Delivery.StreamSeq
+	m := stream.Msg{Subject: messageSubject(dl), Data: msg.Data(), Header: stream.Header{}}
+	m.Header.Set(headerMsgID, msgID(msg))
+	m.Header.Set(workqueue.HeaderDedupID, "dead."+q.ID+"."+strconv.FormatUint(seq, 10))
+	if _, err := s.publish(ctx, []stream.Msg{m}); err != nil {
 		s.deps.Log.Warn("queue: dead letter not stored, message kept", "queue", q.Name, "deadLetterQueue", dl.Name, "err", err)
 		return false
 	}
 	// The termination below is forgotten by an engine that stops before
 	// writing its consumer state; the record is not.
-	if _, err := s.publish(ctx, []*nats.Msg{deletedRecord(q, []uint64{d.streamSeq})}); err != nil {
+	if _, err := s.publish(ctx, []stream.Msg{deletedRecord(q, []uint64{seq})}); err != nil {
 		s.deps.Log.Warn("queue: dead-lettered message not recorded; it may be copied again after a crash", "queue", q.Name, "err", err)
 	}
-	if err := msg.Respond([]byte("+TERM dead-lettered to " + dl.Name)); err != nil {
+	if err := msg.Term("dead-lettered to " + dl.Name); err != nil {
 		s.deps.Log.Warn("queue: dead-lettered message not terminated; it may be copied again", "queue", q.Name, "err", err)
 	}
 	s.markDirty(q.ID)
@@ -481,7 +331,7 @@ func (s *Service) Delete(ctx context.Context, appID int64, name string, handles 
 	errs := make([]error, len(handles))
 	guard := min(s.cfg.HandleGuard, time.Duration(q.VisibilityTimeout)*time.Second/10)
 	now := uint64(s.now().Add(guard).UnixMilli())
-	var acks []string
+	var receipts []workqueue.Receipt
 	var seqs []uint64
 	for i, raw := range handles {
 		h, err := DecodeHandle(q.Key, raw)
@@ -489,41 +339,19 @@ func (s *Service) Delete(ctx context.Context, appID int64, name string, handles 
 			errs[i] = ErrInvalidHandle
 			continue
 		}
-		acks = append(acks, ackSubject(q, h))
+		receipts = append(receipts, workqueue.Receipt{Delivered: h.Delivered, StreamSeq: h.StreamSeq, ConsumerSeq: h.ConsumerSeq})
 		seqs = append(seqs, h.StreamSeq)
 	}
-	if len(acks) == 0 {
+	if len(receipts) == 0 {
 		return errs, nil
 	}
-	stored := s.publishAsync([]*nats.Msg{deletedRecord(q, seqs)})
-	// Acks on one connection reach the consumer in order: the last one, sent
-	// as a request, is answered after all of them are recorded (in memory).
-	for _, subj := range acks[:len(acks)-1] {
-		if err := s.deps.NC.Publish(subj, nil); err != nil {
-			return nil, fmt.Errorf("queue: delete: %w", err)
-		}
-	}
-	if _, err := s.deps.NC.RequestWithContext(ctx, acks[len(acks)-1], nil); err != nil {
+	stored := s.deps.Engine.PublishAsync([]stream.Msg{deletedRecord(q, seqs)})
+	if err := s.work(q).AckReceipts(ctx, receipts); err != nil {
 		return nil, fmt.Errorf("queue: delete: %w", s.engineErr(err))
 	}
-	if _, err := s.await(ctx, stored); err != nil {
-		return nil, fmt.Errorf("queue: delete: %w", err)
+	if _, err := stored.Wait(ctx); err != nil {
+		return nil, fmt.Errorf("queue: delete: %w", s.publishErr(err))
 	}
 	s.markDirty(q.ID)
 	return errs, nil
-}
-
-// ackSubject is the consumer's (v1) acknowledgement subject for a delivery.
-func ackSubject(q *Queue, h Handle) string {
-	b := make([]byte, 0, 96)
-	b = append(b, "$JS.ACK."...)
-	b = append(b, streamName(q)...)
-	b = append(b, "."+consumerName+"."...)
-	b = strconv.AppendUint(b, h.Delivered, 10)
-	b = append(b, '.')
-	b = strconv.AppendUint(b, h.StreamSeq, 10)
-	b = append(b, '.')
-	b = strconv.AppendUint(b, h.ConsumerSeq, 10)
-	b = append(b, ".0.0"...)
-	return string(b)
 }

@@ -8,12 +8,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/herald-mq/herald/internal/delivery"
 	"github.com/herald-mq/herald/internal/engine/enginetest"
 	"github.com/herald-mq/herald/internal/queue"
 )
-
-var _ delivery.QueueSink = (*queue.Service)(nil)
 
 func TestCreateQueue(t *testing.T) {
 	t.Parallel()
@@ -364,11 +361,13 @@ func TestEnqueue(t *testing.T) {
 	ctx := context.Background()
 	s := newService(t, enginetest.New(t))
 	newQueue(t, s, queue.Queue{Name: "q", MaxMsgSize: 1024})
-	var sink delivery.QueueSink = s
+	sink := s
 	require.NoError(t, sink.Enqueue(ctx, app, "Q", []byte("from topic"), "topic-msg-1"))
 	require.NoError(t, sink.Enqueue(ctx, app, "q", []byte("from topic"), "topic-msg-1"), "a retried delivery")
 	require.ErrorIs(t, sink.Enqueue(ctx, app, "nope", []byte("x"), "m"), queue.ErrQueueNotFound)
 	require.ErrorIs(t, sink.Enqueue(ctx, app, "q", make([]byte, 1025), "m"), queue.ErrMessageTooBig)
+	require.ErrorIs(t, sink.Enqueue(ctx, app, "nope", []byte("x"), "m"), queue.ErrNotStorable)
+	require.ErrorIs(t, sink.Enqueue(ctx, app, "q", make([]byte, 1025), "m"), queue.ErrNotStorable)
 	msgs := receive(t, s, "q", 16, 0)
 	require.Len(t, msgs, 1, "stored once")
 	require.Equal(t, "topic-msg-1", msgs[0].ID)

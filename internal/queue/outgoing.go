@@ -5,7 +5,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go"
+	"github.com/herald-mq/herald/internal/engine/stream"
+	"github.com/herald-mq/herald/internal/engine/workqueue"
 )
 
 // headerPriority carries an Outgoing's Priority on the stored message.
@@ -47,18 +48,18 @@ func (s *Service) SendMessages(ctx context.Context, appID int64, name string, ou
 	if err := s.heap.check(ctx, s, q, len(out)); err != nil {
 		return nil, err
 	}
-	msgs := make([]*nats.Msg, len(out))
+	msgs := make([]stream.Msg, len(out))
 	ids := make([]string, len(out))
 	for i, o := range out {
-		m := &nats.Msg{Subject: messageSubject(q), Data: o.Body}
+		m := stream.Msg{Subject: messageSubject(q), Data: o.Body}
 		if o.Priority != 0 || o.Delay > 0 {
-			m.Header = nats.Header{}
+			m.Header = stream.Header{}
 		}
 		if o.Priority != 0 {
 			m.Header.Set(headerPriority, strconv.Itoa(o.Priority))
 		}
 		if o.Delay > 0 {
-			ids[i] = nats.NewInbox()[len(nats.InboxPrefix):]
+			ids[i] = workqueue.NewID()
 			m.Subject = delaySubject(q)
 			m.Header.Set(headerSchedule, "@at "+s.now().Add(o.Delay).UTC().Format(time.RFC3339Nano))
 			m.Header.Set(headerScheduleTarget, messageSubject(q))
@@ -66,20 +67,20 @@ func (s *Service) SendMessages(ctx context.Context, appID int64, name string, ou
 		}
 		msgs[i] = m
 	}
-	acks, err := s.publish(ctx, msgs)
+	seqs, err := s.publish(ctx, msgs)
 	if err != nil {
 		return nil, err
 	}
-	for i, ack := range acks {
+	for i, seq := range seqs {
 		if ids[i] == "" {
-			ids[i] = strconv.FormatUint(ack.Sequence, 10)
+			ids[i] = strconv.FormatUint(seq, 10)
 		}
 	}
 	return ids, nil
 }
 
 // priority reads headerPriority; 0 when there is none.
-func priority(h nats.Header) int {
+func priority(h stream.Header) int {
 	if h == nil {
 		return 0
 	}

@@ -2,11 +2,8 @@ package queue
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
-
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Peek returns up to n messages in the order Receive would take them, without
@@ -22,30 +19,17 @@ func (s *Service) Peek(ctx context.Context, appID int64, name string, n int) ([]
 	if n < 1 || n > MaxBatch {
 		return nil, fmt.Errorf("queue: peek %d messages: %w", n, ErrBadAttribute)
 	}
-	stream, err := s.deps.JS.Stream(ctx, streamName(q))
+	stored, err := s.deps.Engine.Queue(streamName(q), consumerName).Peek(ctx, messageSubject(q), n)
 	if err != nil {
 		return nil, s.engineErr(err)
 	}
-	c, err := stream.Consumer(ctx, consumerName)
-	if err != nil {
-		return nil, s.engineErr(err)
-	}
-	seq := c.CachedInfo().Delivered.Stream + 1
-	var out []Message
-	for len(out) < n {
-		m, err := stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(messageSubject(q)))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			break
-		}
-		if err != nil {
-			return nil, s.engineErr(err)
-		}
+	out := make([]Message, 0, len(stored))
+	for _, m := range stored {
 		id := m.Header.Get(headerMsgID)
 		if id == "" {
-			id = strconv.FormatUint(m.Sequence, 10)
+			id = strconv.FormatUint(m.Seq, 10)
 		}
 		out = append(out, Message{ID: id, Body: m.Data, EnqueueTime: m.Time, Priority: priority(m.Header)})
-		seq = m.Sequence + 1
 	}
 	if len(out) == 0 {
 		return nil, ErrNoMessage

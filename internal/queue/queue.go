@@ -9,10 +9,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/herald-mq/herald/internal/clock"
+	"github.com/herald-mq/herald/internal/engine/kv"
+	"github.com/herald-mq/herald/internal/engine/stream"
+	"github.com/herald-mq/herald/internal/engine/workqueue"
 )
 
 // Queue is one queue's settings as stored in the metadata bucket.
@@ -125,20 +125,29 @@ func (c Config) validate() error {
 
 // Deps are what the queue service works with.
 type Deps struct {
-	// JS is the JetStream API; NC the connection it runs on. Required.
-	JS jetstream.JetStream
-	NC *nats.Conn
-	// Stream creates or updates a stream at the engine's replica settings.
-	// Required.
-	Stream func(context.Context, jetstream.StreamConfig) (jetstream.Stream, error)
-	// KV opens the metadata bucket. Required.
-	KV func(ctx context.Context, bucket string, history uint8) (jetstream.KeyValue, error)
-	// Clock stamps createTime and lastModifyTime and paces the janitor.
-	// Message times (enqueue, visibility) are the engine's wall clock, because
-	// JetStream's ack timers run on it. Defaults to the real clock.
+	// Engine keeps the queues' messages (engine.WorkQueues()). Required.
+	Engine Engine
+	// KV opens the metadata bucket (engine.Bucket). Required.
+	KV func(ctx context.Context, bucket string, history uint8) (*kv.Bucket, error)
+	// Clock stamps createTime and lastModifyTime, bounds rewinds and paces
+	// the janitor. Defaults to the real clock.
 	Clock clock.Clock
+	// EngineClock is the engine's wall clock, which its timers (ack wait,
+	// message schedules, pull expiry) and stored times run on: message
+	// times (enqueue, visibility, delays), receive waits and the heap
+	// count's age are read from it. Defaults to the real clock.
+	EngineClock clock.Clock
 	// Log is required.
 	Log *slog.Logger
+}
+
+// Engine is what the service needs of the engine (a *workqueue.Engine): a
+// work queue per queue, and publishing with acknowledgement.
+type Engine interface {
+	Queue(stream, consumer string) *workqueue.Queue
+	Publish(ctx context.Context, msgs []stream.Msg) ([]uint64, error)
+	PublishAsync(msgs []stream.Msg) *workqueue.Pending
+	Reconnects() uint64
 }
 
 // Service serves queues.
@@ -146,7 +155,7 @@ type Service struct {
 	cfg   Config
 	deps  Deps
 	store *store
-	now   func() time.Time // the engine's clock, for everything visibility
+	now   func() time.Time // deps.EngineClock.Now
 
 	heap heapCounts
 
@@ -172,24 +181,29 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if deps.JS == nil || deps.NC == nil || deps.Stream == nil || deps.KV == nil || deps.Log == nil {
-		return nil, errors.New("queue: JS, NC, Stream, KV and Log are required")
+	if deps.Engine == nil || deps.KV == nil || deps.Log == nil {
+		return nil, errors.New("queue: Engine, KV and Log are required")
 	}
 	deps.Clock = cmp.Or[clock.Clock](deps.Clock, clock.Real{})
-	kv, err := deps.KV(ctx, Bucket, 1)
+	deps.EngineClock = cmp.Or[clock.Clock](deps.EngineClock, clock.Real{})
+	b, err := deps.KV(ctx, Bucket, 1)
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, kv, deps.Log)
+	st, err := openStore(ctx, b, deps.Log)
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, deps: deps, store: st, now: time.Now, dirty: map[string]bool{}, suspect: map[string]*recordIndex{}}, nil
+	return &Service{cfg: cfg, deps: deps, store: st, now: deps.EngineClock.Now, dirty: map[string]bool{}, suspect: map[string]*recordIndex{}}, nil
 }
 
-// Start runs the janitor that purges deleted messages; it first looks at
-// every queue, for deletes made before a restart.
-func (s *Service) Start(context.Context) error {
+// Start runs the janitor that purges deleted messages, until Stop; it
+// first looks at every queue, for deletes made before a restart. An ended
+// ctx refuses the start.
+func (s *Service) Start(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("queue: start: %w", err)
+	}
 	s.runMu.Lock()
 	defer s.runMu.Unlock()
 	if s.stop != nil {
@@ -198,9 +212,9 @@ func (s *Service) Start(context.Context) error {
 	for _, q := range s.store.all() {
 		s.markDirty(q.ID)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	jctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop, s.stopped = cancel, make(chan struct{})
-	go s.janitor(ctx, s.stopped)
+	go s.janitor(jctx, s.stopped)
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/herald-mq/herald/internal/clock"
 	"github.com/herald-mq/herald/internal/engine"
 	"github.com/herald-mq/herald/internal/engine/enginetest"
 	"github.com/herald-mq/herald/internal/queue"
@@ -23,7 +24,7 @@ const app = 1000000
 func newService(t testing.TB, eng *engine.Engine) *queue.Service {
 	t.Helper()
 	s, err := queue.New(context.Background(), queue.Config{}, queue.Deps{
-		JS: eng.JS, NC: eng.NC, Stream: eng.Stream, KV: eng.KV, Log: enginetest.Logger(),
+		Engine: eng.WorkQueues(), KV: eng.Bucket, Log: enginetest.Logger(),
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, s.Stop(context.Background())) })
@@ -102,4 +103,42 @@ func TestSendReceiveDelete(t *testing.T) {
 	_, st, err = s.Stats(ctx, app, "orders")
 	require.NoError(t, err)
 	require.Equal(t, queue.Stats{}, st)
+}
+
+// TestEngineClockInjected: message times come from the injected engine
+// clock, so they are exact in tests: a receive at engine time T makes the
+// message visible again at T + visibilityTimeout, its handle deletes it
+// while the clock stays before that, and a delay is scheduled from T.
+func TestEngineClockInjected(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	eng := enginetest.New(t)
+	at := time.Now().Truncate(time.Second)
+	clk := clock.NewFake(at)
+	s, err := queue.New(ctx, queue.Config{}, queue.Deps{
+		Engine: eng.WorkQueues(), KV: eng.Bucket, Clock: clk, EngineClock: clk, Log: enginetest.Logger(),
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Stop(ctx)) })
+	newQueue(t, s, queue.Queue{Name: "q", VisibilityTimeout: 30})
+	send(t, s, "q", "a")
+	msgs := receive(t, s, "q", 1, 5*time.Second)
+	require.Len(t, msgs, 1)
+	require.Equal(t, at.Add(30*time.Second), msgs[0].NextVisibleTime)
+	require.Equal(t, at, msgs[0].FirstDequeueTime)
+	errs, err := s.Delete(ctx, app, "q", []string{msgs[0].Handle})
+	require.NoError(t, err)
+	require.Equal(t, []error{nil}, errs)
+
+	// A process whose engine clock is an hour behind the engine's real time
+	// schedules a 60-second delay in the engine's past: the message is due
+	// at once.
+	behind, err := queue.New(ctx, queue.Config{}, queue.Deps{
+		Engine: eng.WorkQueues(), KV: eng.Bucket, EngineClock: clock.NewFake(at.Add(-time.Hour)), Log: enginetest.Logger(),
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, behind.Stop(ctx)) })
+	_, err = behind.Send(ctx, app, "q", [][]byte{[]byte("delayed")}, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, []string{"delayed"}, bodies(receive(t, s, "q", 1, 10*time.Second)))
 }

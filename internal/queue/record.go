@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
+	"github.com/herald-mq/herald/internal/engine/stream"
 )
 
 // Receipt records make deletes and dequeue counts durable.
@@ -56,21 +56,21 @@ func recordSubject(q *Queue) string {
 }
 
 // receivedRecord records counts[i] as the dequeueCount of seqs[i].
-func receivedRecord(q *Queue, seqs, counts []uint64) *nats.Msg {
+func receivedRecord(q *Queue, seqs, counts []uint64) stream.Msg {
 	b := fmt.Appendf(make([]byte, 0, 16+len(seqs)*16), "%c %d", recordReceived, q.Rewinds)
 	for i, seq := range seqs {
 		b = fmt.Appendf(b, " %d:%d", seq, counts[i])
 	}
-	return &nats.Msg{Subject: recordSubject(q), Data: b}
+	return stream.Msg{Subject: recordSubject(q), Data: b}
 }
 
 // deletedRecord records seqs as deleted.
-func deletedRecord(q *Queue, seqs []uint64) *nats.Msg {
+func deletedRecord(q *Queue, seqs []uint64) stream.Msg {
 	b := fmt.Appendf(make([]byte, 0, 16+len(seqs)*8), "%c %d", recordDeleted, q.Rewinds)
 	for _, seq := range seqs {
 		b = fmt.Appendf(b, " %d", seq)
 	}
-	return &nats.Msg{Subject: recordSubject(q), Data: b}
+	return stream.Msg{Subject: recordSubject(q), Data: b}
 }
 
 var errRecordFormat = errors.New("queue: undecodable receipt record")
@@ -121,7 +121,7 @@ type recordIndex struct {
 
 // index returns the queue's record index for this connection.
 func (s *Service) index(ctx context.Context, q *Queue) (*recordIndex, error) {
-	reconnects := s.deps.NC.Stats().Reconnects
+	reconnects := s.deps.Engine.Reconnects()
 	s.suspectMu.Lock()
 	if reconnects != s.reconnects {
 		s.suspect, s.reconnects = map[string]*recordIndex{}, reconnects
@@ -131,11 +131,11 @@ func (s *Service) index(ctx context.Context, q *Queue) (*recordIndex, error) {
 	if ok {
 		return idx, nil
 	}
-	stream, err := s.deps.JS.Stream(ctx, streamName(q))
+	st, err := s.work(q).StreamState(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("queue: receive: %w", s.engineErr(err))
 	}
-	idx = &recordIndex{below: stream.CachedInfo().State.LastSeq + 1, last: map[uint64]record{}}
+	idx = &recordIndex{below: st.LastSeq + 1, last: map[uint64]record{}}
 	s.suspectMu.Lock()
 	defer s.suspectMu.Unlock()
 	if cur, ok := s.suspect[q.ID]; ok {
@@ -165,87 +165,35 @@ func (s *Service) records(ctx context.Context, q *Queue, idx *recordIndex, seqs 
 	return out, nil
 }
 
-// scanBatch is how many records one engine request returns at most.
-const scanBatch = 256
-
 // scan reads the records stored after idx.scanned. idx.mu is held.
 func (s *Service) scan(ctx context.Context, q *Queue, idx *recordIndex) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	nc := s.deps.NC
-	inbox := nc.NewInbox()
-	ch := make(chan *nats.Msg, scanBatch+2)
-	sub, err := nc.ChanSubscribe(inbox, ch)
+	err := s.work(q).Scan(ctx, recordSubject(q), idx.scanned, func(seq uint64, data []byte) error {
+		err := parseRecord(data, func(msg uint64, r record) {
+			// A process with settings from before a rewind may still
+			// store a record of it; it does not undo a newer one.
+			if prev, ok := idx.last[msg]; msg < idx.below && (!ok || r.rewinds >= prev.rewinds) {
+				idx.last[msg] = r
+			}
+		})
+		if err != nil {
+			return err
+		}
+		idx.scanned = seq
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("queue: read records: %w", err)
 	}
-	defer func() { _ = sub.Unsubscribe() }()
-	for {
-		req := fmt.Appendf(nil, `{"seq":%d,"next_by_subj":%q,"batch":%d}`, idx.scanned+1, recordSubject(q), scanBatch)
-		if err := nc.PublishRequest("$JS.API.DIRECT.GET."+streamName(q), inbox, req); err != nil {
-			return fmt.Errorf("queue: read records: %w", err)
-		}
-		more, err := s.scanReplies(ctx, idx, ch)
-		if err != nil || !more {
-			return err
-		}
-	}
-}
-
-// scanReplies takes in one batch of records; it reports whether more are
-// stored after them.
-func (s *Service) scanReplies(ctx context.Context, idx *recordIndex, ch <-chan *nats.Msg) (bool, error) {
-	for {
-		select {
-		case m := <-ch:
-			switch code := m.Header.Get("Status"); code {
-			case "":
-			case "404": // nothing stored after idx.scanned
-				return false, nil
-			case "204": // end of batch
-				return m.Header.Get("Nats-Num-Pending") != "0", nil
-			default:
-				return false, fmt.Errorf("queue: read records: engine answered %s %s", code, m.Header.Get("Description"))
-			}
-			seq, err := strconv.ParseUint(m.Header.Get("Nats-Sequence"), 10, 64)
-			if err != nil {
-				return false, fmt.Errorf("%w: sequence %q", errRecordFormat, m.Header.Get("Nats-Sequence"))
-			}
-			err = parseRecord(m.Data, func(msg uint64, r record) {
-				// A process with settings from before a rewind may still
-				// store a record of it; it does not undo a newer one.
-				if prev, ok := idx.last[msg]; msg < idx.below && (!ok || r.rewinds >= prev.rewinds) {
-					idx.last[msg] = r
-				}
-			})
-			if err != nil {
-				return false, err
-			}
-			idx.scanned = seq
-		case <-ctx.Done():
-			return false, fmt.Errorf("queue: read records: %w", ctx.Err())
-		}
-	}
+	return nil
 }
 
 // countRecords returns how many receipt records q's stream holds.
 func (s *Service) countRecords(ctx context.Context, q *Queue) (int64, error) {
-	req := fmt.Appendf(nil, `{"batch":1,"next_by_subj":%q}`, recordSubject(q))
-	resp, err := s.deps.NC.RequestWithContext(ctx, "$JS.API.DIRECT.GET."+streamName(q), req)
+	n, err := s.work(q).CountFrom(ctx, recordSubject(q))
 	if err != nil {
 		return 0, fmt.Errorf("queue: count records: %w", s.engineErr(err))
 	}
-	switch resp.Header.Get("Status") {
-	case "404":
-		return 0, nil
-	case "":
-	default:
-		return 0, fmt.Errorf("queue: count records: engine answered %s %s", resp.Header.Get("Status"), resp.Header.Get("Description"))
-	}
-	// The first record, with how many more there are after it.
-	n, err := strconv.ParseInt(resp.Header.Get("Nats-Num-Pending"), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("queue: count records: %w", err)
-	}
-	return n + 1, nil
+	return n, nil
 }

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/herald-mq/herald/internal/engine/kv"
 )
 
 // Bucket is the metadata bucket: one key per queue, "<appId>.<lower-case
@@ -26,11 +26,9 @@ func queueKey(appID int64, name string) string {
 // store follows the bucket into an in-memory index, which the message paths
 // read; writes go to the bucket with compare-and-set.
 type store struct {
-	kv   jetstream.KeyValue
-	log  *slog.Logger
-	stop context.CancelFunc
-	done chan struct{}
-	once sync.Once
+	kv     *kv.Bucket
+	log    *slog.Logger
+	follow *kv.Follower
 
 	mu     sync.RWMutex
 	queues map[string]entry // by queueKey
@@ -41,52 +39,29 @@ type entry struct {
 	rev uint64
 }
 
-func openStore(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger) (*store, error) {
-	s := &store{kv: kv, log: log, done: make(chan struct{}), queues: map[string]entry{}}
-	wctx, cancel := context.WithCancel(context.Background())
-	s.stop = cancel
-	w, err := kv.WatchAll(wctx)
+func openStore(ctx context.Context, b *kv.Bucket, log *slog.Logger) (*store, error) {
+	s := &store{kv: b, log: log, queues: map[string]entry{}}
+	f, err := kv.Follow(ctx, b, s.apply)
 	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("queue: watch %s: %w", Bucket, err)
+		return nil, fmt.Errorf("queue: follow %s: %w", Bucket, err)
 	}
-	ready := make(chan struct{}, 1)
-	go s.follow(w, ready)
-	select {
-	case <-ready:
-		return s, nil
-	case <-ctx.Done():
-		s.close()
-		return nil, ctx.Err()
-	}
+	s.follow = f
+	return s, nil
 }
 
-func (s *store) close() {
-	s.once.Do(func() {
-		s.stop()
-		<-s.done
-	})
-}
+func (s *store) close() { s.follow.Close() }
 
-func (s *store) follow(w jetstream.KeyWatcher, ready chan<- struct{}) {
-	defer close(s.done)
-	defer func() { _ = w.Stop() }()
-	for e := range w.Updates() {
-		if e == nil {
-			ready <- struct{}{}
-			continue
-		}
-		if e.Operation() != jetstream.KeyValuePut {
-			s.forget(e.Key(), e.Revision())
-			continue
-		}
-		var q Queue
-		if err := json.Unmarshal(e.Value(), &q); err != nil {
-			s.log.Error("queue: undecodable queue, ignored", "key", e.Key(), "err", err)
-			continue
-		}
-		s.learn(e.Key(), &q, e.Revision())
+func (s *store) apply(e kv.Entry) {
+	if e.Deleted {
+		s.forget(e.Key, e.Revision)
+		return
 	}
+	var q Queue
+	if err := json.Unmarshal(e.Value, &q); err != nil {
+		s.log.Error("queue: undecodable queue, ignored", "key", e.Key, "err", err)
+		return
+	}
+	s.learn(e.Key, &q, e.Revision)
 }
 
 // learn records q at rev unless the index already holds something newer.
@@ -123,18 +98,18 @@ func (s *store) get(ctx context.Context, appID int64, name string) (*Queue, erro
 
 func (s *store) read(ctx context.Context, key string) (*Queue, uint64, error) {
 	e, err := s.kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
+	if errors.Is(err, kv.ErrKeyNotFound) {
 		return nil, 0, ErrQueueNotFound
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("queue: get %s: %w", key, err)
 	}
 	var q Queue
-	if err := json.Unmarshal(e.Value(), &q); err != nil {
+	if err := json.Unmarshal(e.Value, &q); err != nil {
 		return nil, 0, fmt.Errorf("queue: decode %s: %w", key, err)
 	}
-	s.learn(key, &q, e.Revision())
-	return &q, e.Revision(), nil
+	s.learn(key, &q, e.Revision)
+	return &q, e.Revision, nil
 }
 
 func (s *store) create(ctx context.Context, q *Queue) error {
@@ -144,7 +119,7 @@ func (s *store) create(ctx context.Context, q *Queue) error {
 		return err
 	}
 	rev, err := s.kv.Create(ctx, key, b)
-	if errors.Is(err, jetstream.ErrKeyExists) {
+	if errors.Is(err, kv.ErrKeyExists) {
 		return ErrQueueExists
 	}
 	if err != nil {
@@ -172,7 +147,7 @@ func (s *store) update(ctx context.Context, appID int64, name string, change fun
 			return nil, nil, err
 		}
 		nrev, err := s.kv.Update(ctx, key, b, rev)
-		if isConflict(err) {
+		if errors.Is(err, kv.ErrWrongRevision) {
 			continue
 		}
 		if err != nil {
@@ -190,8 +165,8 @@ func (s *store) remove(ctx context.Context, appID int64, name string) (*Queue, e
 	if err != nil {
 		return nil, err
 	}
-	if err := s.kv.Delete(ctx, key, jetstream.LastRevision(rev)); err != nil {
-		if isConflict(err) {
+	if err := s.kv.DeleteAt(ctx, key, rev); err != nil {
+		if errors.Is(err, kv.ErrWrongRevision) {
 			return nil, ErrQueueNotFound
 		}
 		return nil, fmt.Errorf("queue: delete: %w", err)
@@ -227,9 +202,4 @@ func (s *store) all() []*Queue {
 		out = append(out, e.q)
 	}
 	return out
-}
-
-func isConflict(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
 }

@@ -3,8 +3,9 @@ package queue
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
+
+	"github.com/herald-mq/herald/internal/engine/workqueue"
 )
 
 // ChangeVisibility makes a received message visible again vt from now
@@ -29,8 +30,8 @@ func (s *Service) ChangeVisibility(ctx context.Context, appID int64, name, handl
 	}
 	// A delayed NAK keeps the delivery pending (so its ack subject still
 	// deletes it) and redelivers it vt from now, however long the ack wait.
-	nak := []byte(`-NAK {"delay":` + strconv.FormatInt(vt.Nanoseconds(), 10) + `}`)
-	if _, err := s.deps.NC.RequestWithContext(ctx, ackSubject(q, h), nak); err != nil {
+	r := workqueue.Receipt{Delivered: h.Delivered, StreamSeq: h.StreamSeq, ConsumerSeq: h.ConsumerSeq}
+	if err := s.deps.Engine.Queue(streamName(q), consumerName).NakReceiptAfter(ctx, r, vt); err != nil {
 		return "", time.Time{}, fmt.Errorf("queue: change visibility: %w", s.engineErr(err))
 	}
 	next := now.Add(vt)

@@ -24,12 +24,13 @@ import (
 	"github.com/herald-mq/herald/internal/config"
 	"github.com/herald-mq/herald/internal/dashboard"
 	"github.com/herald-mq/herald/internal/delivery"
+	"github.com/herald-mq/herald/internal/delivery/retry"
 	"github.com/herald-mq/herald/internal/engine"
+	"github.com/herald-mq/herald/internal/lifecycle"
 	"github.com/herald-mq/herald/internal/mqtt"
 	"github.com/herald-mq/herald/internal/nonce"
 	"github.com/herald-mq/herald/internal/push"
 	"github.com/herald-mq/herald/internal/push/mnssign"
-	"github.com/herald-mq/herald/internal/push/retry"
 	"github.com/herald-mq/herald/internal/queue"
 	"github.com/herald-mq/herald/internal/topic"
 )
@@ -45,9 +46,10 @@ const (
 	pushBudget     = 5 * time.Second
 )
 
-// Run serves until ctx ends, then stops gracefully.
+// Run serves until ctx ends, then stops gracefully: it builds herald on its
+// listeners and engine, starts the services in order, and stops them in
+// reverse before the engine closes.
 func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Logger) error {
-	clk := clock.Real{}
 	always, interval, err := cfg.FsyncPolicy()
 	if err != nil {
 		return err
@@ -65,19 +67,68 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		return err
 	}
 	defer func() { _ = eng.Close() }()
+	services, failed, err := build(ctx, cfg, eng, lns, stdout, log)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, stdout, log, failed, services...)
+}
+
+// serve starts services in order, prints ReadyLine, and once ctx ends (or
+// a service fails while running) stops them in reverse within the
+// shutdown budget. A start cut short by ctx ending is a stop, not an error.
+func serve(ctx context.Context, stdout io.Writer, log *slog.Logger, failed <-chan error, services ...lifecycle.Named) error {
+	running, err := lifecycle.Start(ctx, stopBudget, log, services...)
+	if err != nil {
+		if ctx.Err() != nil {
+			log.Info("stopped during start-up", "err", err)
+			return nil
+		}
+		return err
+	}
+	fmt.Fprintln(stdout, ReadyLine)
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-failed:
+	}
+	log.Info("shutting down")
+	sctx, cancel := stopBudget()
+	defer cancel()
+	_ = running.Stop(sctx) // each failure is logged
+	return runErr
+}
+
+func stopBudget() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), shutdownBudget)
+}
+
+// build assembles herald's services on eng and the listeners, in the order
+// they start; failed reports a service that stops by itself.
+func build(ctx context.Context, cfg config.Config, eng *engine.Engine, lns *sockets, stdout io.Writer, log *slog.Logger) (
+	_ []lifecycle.Named, _ <-chan error, err error,
+) {
+	clk := clock.Real{}
+	var undo []func() // what to close if a later step fails
+	defer func() {
+		for i := len(undo) - 1; i >= 0 && err != nil; i-- {
+			undo[i]()
+		}
+	}()
+	fail := func(err error) ([]lifecycle.Named, <-chan error, error) { return nil, nil, err }
 
 	accountsKV, err := eng.KV(ctx, account.Bucket, 1)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	accounts, err := account.Open(ctx, accountsKV, log)
 	if err != nil {
-		return err
+		return fail(err)
 	}
-	defer accounts.Close()
+	undo = append(undo, accounts.Close)
 	acct, created, err := accounts.Bootstrap(ctx, cfg.AppID, cfg.SecretID, cfg.SecretKey, clk.Now())
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	if created {
 		fmt.Fprintf(stdout, "herald: generated API credentials (shown once): APPID=%d SecretId=%s SecretKey=%s\n",
@@ -86,20 +137,20 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 
 	topics, publisher, err := topic.Open(ctx, eng, clk, log)
 	if err != nil {
-		return err
+		return fail(err)
 	}
-	defer topics.Close()
+	undo = append(undo, topics.Close)
 
-	statsKV, err := eng.KV(ctx, delivery.StatsBucket, 1)
+	statsKV, err := eng.Bucket(ctx, delivery.StatsBucket, 1)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	stats := delivery.NewStats(statsKV, log)
 
 	httpLn := lns.http
-	keysKV, err := eng.KV(ctx, "herald_signing_keys", 1)
+	keysKV, err := eng.Bucket(ctx, "herald_signing_keys", 1)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	keyring, err := mnssign.Open(ctx, mnssign.Config{
 		Store:   kvKeyStore{kv: keysKV, key: "mns"},
@@ -108,51 +159,46 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		Logger:  log,
 	})
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	pusher, err := push.New(push.Config{
 		Timeout: cfg.PushTimeout, AllowPrivate: cfg.AllowPrivateEndpoints,
 		Signer: keyring, Clock: clk,
 	})
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
 	sender, err := delivery.NewPushSender(pusher, push.DispatcherConfig{})
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	queues, err := queue.New(ctx, queue.Config{}, queue.Deps{
-		JS: eng.JS, NC: eng.NC, Stream: eng.Stream, KV: eng.KV, Clock: clk, Log: log,
+		Engine: eng.WorkQueues(), KV: eng.Bucket, Clock: clk, Log: log,
 	})
 	if err != nil {
-		return err
+		return fail(err)
 	}
+	undo = append(undo, func() { _ = queues.Stop(context.Background()) }) // stops following its bucket
 
 	policies := retry.Config{Scale: cfg.RetryIntervalScale}
 	deliveries, err := delivery.New(ctx, delivery.Config{
 		AckWait: cfg.DeliveryAckWait,
-		Policy: func(strategy string) delivery.RetryPolicy {
-			p, err := retry.New(strategy, policies)
-			if err != nil { // a stored strategy the API never accepts
-				p, _ = retry.New(retry.ExponentialDecay, policies)
-			}
-			return p
-		},
+		Policy:  func(strategy string) (delivery.RetryPolicy, error) { return retry.New(strategy, policies) },
 	}, delivery.Deps{
-		JS: eng.JS, Stream: eng.Stream, Subs: topics, Sender: newMeteredSender(reg, sender), Queues: queues,
+		Engine: eng, Subs: topics, Sender: newMeteredSender(reg, sender), Queues: queueSink{queues},
 		Record: stats, Clock: clk, Log: log,
 	})
 	if err != nil {
-		return err
+		return fail(err)
 	}
 
 	// Nonces are recorded in the engine, so that a replay is refused by
 	// another process of a cluster and after a restart alike.
-	nonces, err := nonce.Open(ctx, eng.ExpiringKV, 2*cfg.SignatureWindow)
+	nonces, err := nonce.Open(ctx, eng.ExpiringBucket, 2*cfg.SignatureWindow)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	api, err := cmq.New(cmq.Config{
 		SignatureWindow:          cfg.SignatureWindow,
@@ -161,7 +207,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		EngineRetryTimeout:       cfg.EngineRetryTimeout,
 	}, cmq.Deps{Accounts: accounts, Topics: topics, Messages: publisher, Stats: stats, Backlog: deliveries, Nonces: nonces, Queues: queues, Engine: eng, Admin: accounts, Clock: clk, Log: log})
 	if err != nil {
-		return err
+		return fail(err)
 	}
 
 	// On an external engine, other herald processes may share it: their
@@ -172,7 +218,7 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 	}
 	broker, err := newMQTT(cfg, clk, log, eng.KV, eng.JS.Stream, cluster, lns.mqtt)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	reg.MustRegister(broker.Collectors()...)
 	reg.MustRegister(newStateCollector(queues, eng))
@@ -193,71 +239,101 @@ func Run(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Log
 		Clock: clk, Log: log,
 	})
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	mux.Handle("/dashboard", dash)
 	mnsAPI, err := newMNSAPI(cfg, mns.Deps{Accounts: accounts, Topics: topics, Messages: publisher, Queues: queues}, clk, log, reg)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 
-	if err := queues.Start(ctx); err != nil {
-		return err
+	httpSrv := newHTTPServer(cfg, withMNS(mnsAPI, mux), log)
+	failed := make(chan error, 1)
+	services := []lifecycle.Named{
+		{Name: "accounts", Service: lifecycle.Funcs{StopFunc: func(context.Context) error { accounts.Close(); return nil }}},
+		{Name: "queues", Service: queues},
+		{Name: "topic index", Service: lifecycle.Funcs{StopFunc: func(context.Context) error { topics.Close(); return nil }}},
 	}
 	if cfg.Delivery {
-		if err := sender.Dispatcher.Start(context.WithoutCancel(ctx)); err != nil {
-			return err
-		}
-		if err := deliveries.Start(ctx); err != nil {
-			return err
-		}
+		services = append(services, lifecycle.Named{Name: "delivery", Service: pushing{sender.Dispatcher, deliveries}})
 	} else {
 		log.Info("delivery off (--delivery=false): messages are stored for the processes that deliver")
 	}
-	go rotateKeys(ctx, keyring, cfg.MNSKeyRotation, log)
-	if err := broker.Start(ctx); err != nil {
+	services = append(services,
+		lifecycle.Named{Name: "mns key rotation", Service: every(func(ctx context.Context) { rotateKeys(ctx, keyring, cfg.MNSKeyRotation, log) })},
+		lifecycle.Named{Name: "mqtt", Service: broker},
+		lifecycle.Named{Name: "http", Service: lifecycle.Funcs{
+			StartFunc: func(context.Context) error {
+				if lns.pprof != nil {
+					go servePprof(lns.pprof, log)
+				}
+				go func() { failed <- fmt.Errorf("http server: %w", httpSrv.Serve(guardHTTP(lns.http, cfg, log))) }()
+				log.Info("listening", "http", lns.http.Addr().String(), "engine_embedded", eng.Embedded())
+				return nil
+			},
+			StopFunc: func(ctx context.Context) error {
+				if err := httpSrv.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					return err
+				}
+				return nil
+			},
+		}},
+	)
+	return services, failed, nil
+}
+
+// pushing is the push dispatcher and the delivery service as one service:
+// started dispatcher first; stopped together, the pushes in flight getting
+// pushBudget before they are cut short and handed back to the engine.
+type pushing struct {
+	dispatcher *push.Dispatcher
+	deliveries *delivery.Service
+}
+
+func (p pushing) Start(ctx context.Context) error {
+	// The dispatcher's workers live until Stop, not until the start's ctx.
+	if err := p.dispatcher.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
-
-	if lns.pprof != nil {
-		go servePprof(lns.pprof, log)
-	}
-	httpSrv := newHTTPServer(cfg, withMNS(mnsAPI, mux), log)
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- httpSrv.Serve(guardHTTP(httpLn, cfg, log)) }()
-	log.Info("listening", "http", httpLn.Addr().String(), "engine_embedded", eng.Embedded())
-	fmt.Fprintln(stdout, ReadyLine)
-
-	select {
-	case <-ctx.Done():
-	case err := <-serveErr:
-		return fmt.Errorf("http server: %w", err)
-	}
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownBudget)
-	defer cancel()
-	if err := httpSrv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Warn("http shutdown", "err", err)
-	}
-	if err := broker.Stop(sctx); err != nil {
-		log.Warn("mqtt stop", "err", err)
-	}
-	// Stop taking messages, let the attempts in flight finish (or hand them
-	// back to the engine), then close the engine.
-	pctx, cancelPush := context.WithTimeout(sctx, pushBudget)
-	defer cancelPush()
-	stopped := make(chan error, 1)
-	go func() { stopped <- deliveries.Stop(sctx) }()
-	if err := sender.Dispatcher.Stop(pctx); err != nil {
-		log.Warn("push dispatcher stop", "err", err)
-	}
-	if err := <-stopped; err != nil {
-		log.Warn("delivery stop", "err", err)
-	}
-	if err := queues.Stop(sctx); err != nil {
-		log.Warn("queue stop", "err", err)
+	if err := p.deliveries.Start(ctx); err != nil {
+		_ = p.dispatcher.Stop(ctx)
+		return err
 	}
 	return nil
+}
+
+func (p pushing) Stop(ctx context.Context) error {
+	pctx, cancel := context.WithTimeout(ctx, pushBudget)
+	defer cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- p.deliveries.Stop(ctx) }()
+	return errors.Join(p.dispatcher.Stop(pctx), <-stopped)
+}
+
+// every runs loop in a goroutine from Start until Stop.
+func every(loop func(ctx context.Context)) lifecycle.Service {
+	var cancel context.CancelFunc
+	done := make(chan struct{})
+	return lifecycle.Funcs{
+		StartFunc: func(ctx context.Context) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var lctx context.Context
+			lctx, cancel = context.WithCancel(context.WithoutCancel(ctx))
+			go func() { defer close(done); loop(lctx) }()
+			return nil
+		},
+		StopFunc: func(ctx context.Context) error {
+			cancel()
+			select {
+			case <-done:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		},
+	}
 }
 
 // publicURL is where receivers reach this server: --public-url, or the HTTP
@@ -298,4 +374,16 @@ func replicas(cfg config.Config) int {
 		return 1
 	}
 	return cfg.NatsReplicas
+}
+
+// queueSink hands topic messages to queues (protocol=queue subscriptions):
+// a message a queue can never store is undeliverable, given up at once.
+type queueSink struct{ queues *queue.Service }
+
+func (s queueSink) Enqueue(ctx context.Context, appID int64, queueName string, body []byte, msgID string) error {
+	err := s.queues.Enqueue(ctx, appID, queueName, body, msgID)
+	if errors.Is(err, queue.ErrNotStorable) {
+		return fmt.Errorf("%w: %w", delivery.ErrUndeliverable, err)
+	}
+	return err
 }

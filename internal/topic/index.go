@@ -10,55 +10,46 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/herald-mq/herald/internal/engine/kv"
 )
 
 // index is the in-memory picture of both buckets.
 type index struct {
-	mu       sync.RWMutex
-	topics   map[string]Topic           // "<appid>.<topic>"
-	subs     map[string][]*Subscription // "<appid>.<topic>" -> sorted by name
-	topicRev uint64
-	subRev   uint64
-	changed  chan struct{} // closed and replaced on every applied entry
+	mu     sync.RWMutex
+	topics map[string]Topic           // "<appid>.<topic>"
+	subs   map[string][]*Subscription // "<appid>.<topic>" -> sorted by name
+	// topicF and subF follow the buckets into the maps and know the
+	// revisions applied.
+	topicF, subF *kv.Follower
 }
 
 func newIndex() *index {
-	return &index{topics: map[string]Topic{}, subs: map[string][]*Subscription{}, changed: make(chan struct{})}
+	return &index{topics: map[string]Topic{}, subs: map[string][]*Subscription{}}
 }
 
-func (x *index) notify() {
-	close(x.changed)
-	x.changed = make(chan struct{})
-}
-
-func (x *index) applyTopic(e jetstream.KeyValueEntry, log *slog.Logger) {
+func (x *index) applyTopic(e kv.Entry, log *slog.Logger) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	defer x.notify()
-	x.topicRev = max(x.topicRev, e.Revision())
-	if e.Operation() != jetstream.KeyValuePut {
-		delete(x.topics, e.Key())
+	if e.Deleted {
+		delete(x.topics, e.Key)
 		return
 	}
 	var t Topic
-	if err := json.Unmarshal(e.Value(), &t); err != nil {
-		log.Error("topic: undecodable topic record", "key", e.Key(), "err", err)
+	if err := json.Unmarshal(e.Value, &t); err != nil {
+		log.Error("topic: undecodable topic record", "key", e.Key, "err", err)
 		return
 	}
-	x.topics[e.Key()] = t
+	x.topics[e.Key] = t
 }
 
-func (x *index) applySub(e jetstream.KeyValueEntry, log *slog.Logger) {
+func (x *index) applySub(e kv.Entry, log *slog.Logger) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	defer x.notify()
-	x.subRev = max(x.subRev, e.Revision())
-	i := strings.LastIndexByte(e.Key(), '.')
+	i := strings.LastIndexByte(e.Key, '.')
 	if i < 0 {
 		return
 	}
-	tk, name := e.Key()[:i], e.Key()[i+1:]
+	tk, name := e.Key[:i], e.Key[i+1:]
 	// Copy on write: the publish path holds slices without the lock.
 	old := x.subs[tk]
 	next := make([]*Subscription, 0, len(old)+1)
@@ -67,10 +58,10 @@ func (x *index) applySub(e jetstream.KeyValueEntry, log *slog.Logger) {
 			next = append(next, s)
 		}
 	}
-	if e.Operation() == jetstream.KeyValuePut {
+	if !e.Deleted {
 		var sub Subscription
-		if err := json.Unmarshal(e.Value(), &sub); err != nil {
-			log.Error("topic: undecodable subscription record", "key", e.Key(), "err", err)
+		if err := json.Unmarshal(e.Value, &sub); err != nil {
+			log.Error("topic: undecodable subscription record", "key", e.Key, "err", err)
 		} else {
 			next = append(next, &sub)
 			sortByName(next, func(s *Subscription) string { return s.Name })
@@ -83,47 +74,41 @@ func (x *index) applySub(e jetstream.KeyValueEntry, log *slog.Logger) {
 	x.subs[tk] = next
 }
 
-// wait blocks until done() holds, re-checking after every applied entry.
-func (x *index) wait(ctx context.Context, done func() bool) error {
-	x.mu.RLock()
-	ok := done()
-	x.mu.RUnlock()
-	if ok { // the common case, checked before paying for a timer
+// wait blocks until done() holds (read under the index's lock),
+// re-checking after every entry f applies.
+func (x *index) wait(ctx context.Context, f *kv.Follower, done func() bool) error {
+	locked := func() bool {
+		x.mu.RLock()
+		defer x.mu.RUnlock()
+		return done()
+	}
+	if locked() { // the common case, checked before paying for a timer
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, waitTimeout)
 	defer cancel()
-	for {
-		x.mu.RLock()
-		ok, ch := done(), x.changed
-		x.mu.RUnlock()
-		if ok {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("topic: index did not catch up: %w", ctx.Err())
-		}
+	if err := f.Wait(ctx, locked); err != nil {
+		return fmt.Errorf("topic: index did not catch up: %w", ctx.Err())
 	}
+	return nil
 }
 
 func (x *index) waitTopic(ctx context.Context, rev uint64) error {
-	return x.wait(ctx, func() bool { return x.topicRev >= rev })
+	return x.wait(ctx, x.topicF, func() bool { return x.topicF.Revision() >= rev })
 }
 
 func (x *index) waitSub(ctx context.Context, rev uint64) error {
-	return x.wait(ctx, func() bool { return x.subRev >= rev })
+	return x.wait(ctx, x.subF, func() bool { return x.subF.Revision() >= rev })
 }
 
 func (x *index) waitTopicGone(ctx context.Context, appID int64, name string) error {
 	k := topicKey(appID, name)
-	return x.wait(ctx, func() bool { _, ok := x.topics[k]; return !ok })
+	return x.wait(ctx, x.topicF, func() bool { _, ok := x.topics[k]; return !ok })
 }
 
 func (x *index) waitSubGone(ctx context.Context, appID int64, topicName, name string) error {
 	k := topicKey(appID, topicName)
-	return x.wait(ctx, func() bool {
+	return x.wait(ctx, x.subF, func() bool {
 		for _, s := range x.subs[k] {
 			if s.Name == name {
 				return false

@@ -1,6 +1,11 @@
 package topic
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/herald-mq/herald/internal/delivery/retry"
+	"github.com/herald-mq/herald/internal/push"
+)
 
 // Filter types of a topic.
 const (
@@ -16,15 +21,17 @@ const (
 	ProtocolQueue = "queue"
 )
 
-// Retry strategies and content formats of a subscription.
+// Retry strategies and content formats of a subscription: the wire words
+// are defined once, by the packages that act on them (delivery/retry,
+// push), and stored as strings here.
 const (
-	BackoffRetry          = "BACKOFF_RETRY"
-	ExponentialDecayRetry = "EXPONENTIAL_DECAY_RETRY"
-	FormatJSON            = "JSON"
-	FormatSimplified      = "SIMPLIFIED"
-	FormatXML             = "XML"
-	DialectCMQ            = "CMQ"
-	DialectMNS            = "MNS"
+	BackoffRetry          = retry.Backoff
+	ExponentialDecayRetry = retry.ExponentialDecay
+	FormatJSON            = string(push.FormatJSON)
+	FormatSimplified      = string(push.FormatSimplified)
+	FormatXML             = string(push.FormatXML)
+	DialectCMQ            = string(push.DialectCMQ)
+	DialectMNS            = string(push.DialectMNS)
 )
 
 // Topic is one topic's settings.

@@ -11,11 +11,11 @@ import (
 // Open opens the store on its buckets and the publisher on the message
 // stream of eng, creating what does not exist yet. Close the store when done.
 func Open(ctx context.Context, eng *engine.Engine, clk clock.Clock, log *slog.Logger) (*Store, *Publisher, error) {
-	topics, err := eng.KV(ctx, TopicBucket, 1)
+	topics, err := eng.Bucket(ctx, TopicBucket, 1)
 	if err != nil {
 		return nil, nil, err
 	}
-	subs, err := eng.KV(ctx, SubscriptionBucket, 1)
+	subs, err := eng.Bucket(ctx, SubscriptionBucket, 1)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -23,7 +23,7 @@ func Open(ctx context.Context, eng *engine.Engine, clk clock.Clock, log *slog.Lo
 	if err != nil {
 		return nil, nil, err
 	}
-	pub, err := NewPublisher(ctx, store, eng.JS, eng.Stream)
+	pub, err := NewPublisher(ctx, store, eng)
 	if err != nil {
 		store.Close()
 		return nil, nil, err

@@ -14,8 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/herald-mq/herald/internal/engine/stream"
 )
 
 // Stream and subjects of topic messages.
@@ -50,16 +49,14 @@ type Message struct {
 }
 
 // StreamConfig is the message stream's configuration.
-func StreamConfig() jetstream.StreamConfig {
-	return jetstream.StreamConfig{
+func StreamConfig() stream.Config {
+	return stream.Config{
 		Name:        MessageStream,
 		Description: "herald topic messages",
 		Subjects:    []string{SubjectPrefix + ">"},
-		Retention:   jetstream.LimitsPolicy,
 		MaxAge:      Retention,
-		Discard:     jetstream.DiscardOld,
 		// Existing streams are updated in place to allow it.
-		AllowAtomicPublish: true,
+		AllowAtomic: true,
 	}
 }
 
@@ -133,11 +130,10 @@ func (c PublisherConfig) validate() error {
 
 // Publisher stores messages of topics that have a matching subscription.
 type Publisher struct {
-	cfg   PublisherConfig
-	store *Store
-	js    jetstream.JetStream
-	nc    *nats.Conn
-	acks  *acks
+	cfg    PublisherConfig
+	store  *Store
+	stream *stream.Stream
+	out    *stream.Publisher
 	// atomic: batches are atomic. It turns off for good if the stream stops
 	// allowing them.
 	atomic atomic.Bool
@@ -157,32 +153,35 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// NewPublisher returns a publisher over the store and JetStream with the
+// Engine is what the publisher needs of the engine (an *engine.Engine).
+type Engine interface {
+	OpenStream(ctx context.Context, cfg stream.Config) (*stream.Stream, error)
+	Publisher() (*stream.Publisher, error)
+}
+
+// NewPublisher returns a publisher over the store and the engine with the
 // default config, creating the message stream, or updating an existing one
 // to allow atomic batches.
-func NewPublisher(ctx context.Context, store *Store, js jetstream.JetStream, stream func(context.Context, jetstream.StreamConfig) (jetstream.Stream, error)) (*Publisher, error) {
-	return NewPublisherWith(ctx, PublisherConfig{}, store, js, stream)
+func NewPublisher(ctx context.Context, store *Store, eng Engine) (*Publisher, error) {
+	return NewPublisherWith(ctx, PublisherConfig{}, store, eng)
 }
 
 // NewPublisherWith is NewPublisher with a config.
-func NewPublisherWith(ctx context.Context, cfg PublisherConfig, store *Store, js jetstream.JetStream, stream func(context.Context, jetstream.StreamConfig) (jetstream.Stream, error)) (*Publisher, error) {
+func NewPublisherWith(ctx context.Context, cfg PublisherConfig, store *Store, eng Engine) (*Publisher, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	s, err := stream(ctx, StreamConfig())
+	s, err := eng.OpenStream(ctx, StreamConfig())
 	if err != nil {
 		return nil, err
 	}
-	a, err := newAcks(js.Conn())
+	out, err := eng.Publisher()
 	if err != nil {
 		return nil, err
 	}
-	p := &Publisher{cfg: cfg, store: store, js: js, nc: js.Conn(), acks: a, slots: make(chan struct{}, cfg.MaxAtomicBatches), pause: sleep}
-	// A server that predates atomic batches answers without the setting.
-	sc := s.CachedInfo().Config
-	replicated := sc.Replicas > 1 || sc.Storage == jetstream.MemoryStorage
-	p.atomic.Store(sc.AllowAtomicPublish && (cfg.Atomic == AtomicAlways || cfg.Atomic == AtomicReplicated && replicated))
+	p := &Publisher{cfg: cfg, store: store, stream: s, out: out, slots: make(chan struct{}, cfg.MaxAtomicBatches), pause: sleep}
+	p.atomic.Store(s.AllowsAtomic() && (cfg.Atomic == AtomicAlways || cfg.Atomic == AtomicReplicated && s.Replicated()))
 	return p, nil
 }
 
@@ -236,9 +235,9 @@ type batch struct {
 	tagsJSON []string
 }
 
-// setHeader sets h to message i's headers. PublishMsg encodes a message's
-// headers before it returns, so one map serves a whole batch.
-func (b *batch) setHeader(h nats.Header, i int) {
+// setHeader sets h to message i's headers. A message's headers are encoded
+// before the next is filled in, so one map serves a whole batch.
+func (b *batch) setHeader(h stream.Header, i int) {
 	m := b.msgs[i]
 	h[HeaderMsgID] = b.ids[i : i+1 : i+1]
 	h[HeaderIndexRev] = b.indexRev
@@ -261,17 +260,12 @@ func (b *batch) setHeader(h nats.Header, i int) {
 
 // publishEach publishes every message with its own acknowledgement.
 func (p *Publisher) publishEach(ctx context.Context, b *batch) error {
-	c := p.acks.start(len(b.msgs), len(b.msgs), true)
-	m := &nats.Msg{Subject: b.subject, Header: make(nats.Header, 4)}
-	for i := range b.msgs {
-		b.setHeader(m.Header, i)
-		m.Reply, m.Data = c.replyTo(i), b.msgs[i].Body
-		if err := p.nc.PublishMsg(m); err != nil {
-			p.acks.forget(c)
-			return fmt.Errorf("topic: publish: %w", err)
-		}
-	}
-	if err := p.acks.wait(ctx, c, p.cfg.AckWait); err != nil {
+	h := make(stream.Header, 4)
+	err := p.out.Each(ctx, len(b.msgs), p.cfg.AckWait, func(i int, m *stream.Msg) {
+		b.setHeader(h, i)
+		m.Subject, m.Header, m.Data = b.subject, h, b.msgs[i].Body
+	})
+	if err != nil {
 		return fmt.Errorf("topic: publish not stored: %w", err)
 	}
 	return nil
@@ -279,8 +273,8 @@ func (p *Publisher) publishEach(ctx context.Context, b *batch) error {
 
 // JetStream's refusals of an atomic batch that herald handles.
 var (
-	errAtomicDisabled = &jetstream.APIError{ErrorCode: 10174} // the stream does not allow atomic batches
-	errAtomicTooMany  = &jetstream.APIError{ErrorCode: 10210} // too many batches in flight
+	errAtomicDisabled = stream.ErrAtomicDisabled
+	errAtomicTooMany  = stream.ErrAtomicTooMany
 )
 
 // A batch the engine refused because too many were in flight is tried this
@@ -318,39 +312,16 @@ func (p *Publisher) publishAtomic(ctx context.Context, b *batch) error {
 }
 
 func (p *Publisher) publishBatch(ctx context.Context, b *batch, id string) error {
-	n := len(b.msgs)
-	c := p.acks.start(n, 2, false)
-	m := &nats.Msg{Subject: b.subject, Header: make(nats.Header, 7)}
-	m.Header[natsBatchID] = []string{id}
-	for i := range b.msgs {
-		b.setHeader(m.Header, i)
-		m.Header[natsBatchSeq] = []string{strconv.Itoa(i + 1)}
-		m.Data, m.Reply = b.msgs[i].Body, ""
-		switch i {
-		case 0:
-			m.Reply = c.replyTo(i)
-		case n - 1:
-			m.Header[natsBatchCommit] = []string{"1"}
-			m.Reply = c.replyTo(i)
-		}
-		if err := p.nc.PublishMsg(m); err != nil {
-			// The engine drops the staged part when the batch times out.
-			p.acks.forget(c)
-			return fmt.Errorf("topic: publish: %w", err)
-		}
-	}
-	if err := p.acks.wait(ctx, c, p.cfg.AckWait); err != nil {
+	h := make(stream.Header, 7)
+	err := p.out.Atomic(ctx, id, len(b.msgs), p.cfg.AckWait, func(i int, m *stream.Msg) {
+		b.setHeader(h, i)
+		m.Subject, m.Header, m.Data = b.subject, h, b.msgs[i].Body
+	})
+	if err != nil {
 		return fmt.Errorf("topic: batch not stored: %w", err)
 	}
 	return nil
 }
-
-// Headers of JetStream's atomic batch publish.
-const (
-	natsBatchID     = "Nats-Batch-Id"
-	natsBatchSeq    = "Nats-Batch-Sequence"
-	natsBatchCommit = "Nats-Batch-Commit"
-)
 
 func anyMatch(filterType int, subs []*Subscription, msgs []Message) bool {
 	for _, m := range msgs {
@@ -365,25 +336,16 @@ func anyMatch(filterType int, subs []*Subscription, msgs []Message) bool {
 
 // MessageCount is how many of a topic's messages the engine retains.
 func (p *Publisher) MessageCount(ctx context.Context, appID int64, topicName string) (int64, error) {
-	s, err := p.js.Stream(ctx, MessageStream)
-	if err != nil {
-		return 0, fmt.Errorf("topic: message stream: %w", err)
-	}
-	subject := Subject(appID, topicName)
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(subject))
+	n, err := p.stream.SubjectCount(ctx, Subject(appID, topicName))
 	if err != nil {
 		return 0, fmt.Errorf("topic: message count: %w", err)
 	}
-	return int64(info.State.Subjects[subject]), nil
+	return int64(n), nil
 }
 
 // PurgeMessages drops a deleted topic's messages.
 func (p *Publisher) PurgeMessages(ctx context.Context, appID int64, topicName string) error {
-	s, err := p.js.Stream(ctx, MessageStream)
-	if err != nil {
-		return err
-	}
-	if err := s.Purge(ctx, jetstream.WithPurgeSubject(Subject(appID, topicName))); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+	if err := p.stream.Purge(ctx, Subject(appID, topicName), 0); err != nil && !errors.Is(err, stream.ErrNotFound) {
 		return fmt.Errorf("topic: purge: %w", err)
 	}
 	return nil
@@ -414,16 +376,16 @@ const upperHex = "0123456789ABCDEF"
 
 // DecodeIndexRev reads the index revisions a message was published at
 // (zeros when absent).
-func DecodeIndexRev(h nats.Header) (topics, subs uint64) {
-	t, s, _ := strings.Cut(h.Get(HeaderIndexRev), ".")
+func DecodeIndexRev(h map[string][]string) (topics, subs uint64) {
+	t, s, _ := strings.Cut(stream.Header(h).Get(HeaderIndexRev), ".")
 	topics, _ = strconv.ParseUint(t, 10, 64)
 	subs, _ = strconv.ParseUint(s, 10, 64)
 	return topics, subs
 }
 
 // DecodeTags reads the tags header of a stored message.
-func DecodeTags(h nats.Header) []string {
-	v := h.Get(HeaderTags)
+func DecodeTags(h map[string][]string) []string {
+	v := stream.Header(h).Get(HeaderTags)
 	if v == "" {
 		return nil
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/herald-mq/herald/internal/clock"
+	"github.com/herald-mq/herald/internal/engine/kv"
+	"github.com/herald-mq/herald/internal/engine/stream"
 )
 
 // TestAtomicBatchRetriedWhenTooManyInFlight: an engine that takes one atomic
@@ -34,19 +36,19 @@ func TestAtomicBatchRetriedWhenTooManyInFlight(t *testing.T) {
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
 
-	kv := func(name string) jetstream.KeyValue {
+	bucket := func(name string) *kv.Bucket {
 		b, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: name})
 		require.NoError(t, err)
-		return b
+		return kv.New(b)
 	}
-	store, err := OpenStore(ctx, kv(TopicBucket), kv(SubscriptionBucket), clock.Real{}, slog.New(slog.DiscardHandler))
+	store, err := OpenStore(ctx, bucket(TopicBucket), bucket(SubscriptionBucket), clock.Real{}, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	t.Cleanup(store.Close)
 	tp, err := store.CreateTopic(ctx, Topic{AppID: 1, Name: "t", MaxMsgSize: 65536, FilterType: FilterTag})
 	require.NoError(t, err)
 	_, err = store.Subscribe(ctx, Subscription{AppID: 1, TopicName: "t", Name: "s", Protocol: ProtocolHTTP, Endpoint: "http://e.example"}, 10)
 	require.NoError(t, err)
-	pub, err := NewPublisherWith(ctx, PublisherConfig{Atomic: AtomicAlways}, store, js, js.CreateOrUpdateStream)
+	pub, err := NewPublisherWith(ctx, PublisherConfig{Atomic: AtomicAlways}, store, rawEngine{nc: nc, js: js})
 	require.NoError(t, err)
 	refused, release := make(chan struct{}), make(chan struct{})
 	pub.pause = func(ctx context.Context, _ time.Duration) error {
@@ -58,14 +60,14 @@ func TestAtomicBatchRetriedWhenTooManyInFlight(t *testing.T) {
 	// Another publisher's batch, open: it holds the stream's only slot.
 	other := func(seq string, commit bool) *nats.Msg {
 		m := &nats.Msg{Subject: Subject(1, "other"), Data: []byte("other " + seq), Header: nats.Header{}}
-		m.Header.Set(natsBatchID, "other")
-		m.Header.Set(natsBatchSeq, seq)
+		m.Header.Set("Nats-Batch-Id", "other")
+		m.Header.Set("Nats-Batch-Sequence", seq)
 		if commit {
-			m.Header.Set(natsBatchCommit, "1")
+			m.Header.Set("Nats-Batch-Commit", "1")
 		}
 		reply, err := nc.RequestMsg(m, 5*time.Second)
 		require.NoError(t, err)
-		require.NoError(t, ackError(reply))
+		require.NotContains(t, string(reply.Data), `"error"`, "the other batch's message is staged or stored")
 		return reply
 	}
 	other("1", false)
@@ -102,3 +104,19 @@ func TestAtomicBatchRetriedWhenTooManyInFlight(t *testing.T) {
 		require.Equal(t, string(msgs[i].Body), string(m.Data))
 	}
 }
+
+// rawEngine opens streams on a JetStream connection of the test's own.
+type rawEngine struct {
+	nc *nats.Conn
+	js jetstream.JetStream
+}
+
+func (e rawEngine) OpenStream(ctx context.Context, cfg stream.Config) (*stream.Stream, error) {
+	s, err := e.js.CreateOrUpdateStream(ctx, cfg.JetStream())
+	if err != nil {
+		return nil, err
+	}
+	return stream.Wrap(s), nil
+}
+
+func (e rawEngine) Publisher() (*stream.Publisher, error) { return stream.NewPublisher(e.nc) }

@@ -17,12 +17,23 @@ import (
 	"github.com/herald-mq/herald/internal/delivery"
 	"github.com/herald-mq/herald/internal/engine"
 	"github.com/herald-mq/herald/internal/engine/enginetest"
+	"github.com/herald-mq/herald/internal/engine/stream"
 	"github.com/herald-mq/herald/internal/topic"
 )
 
 const testApp = 1000000
 
-type streamFunc = func(context.Context, jetstream.StreamConfig) (jetstream.Stream, error)
+type streamFunc = func(context.Context, stream.Config) (*stream.Stream, error)
+
+// engineWith is the engine with its streams opened by open.
+type engineWith struct {
+	*engine.Engine
+	open streamFunc
+}
+
+func (e engineWith) OpenStream(ctx context.Context, cfg stream.Config) (*stream.Stream, error) {
+	return e.open(ctx, cfg)
+}
 
 // pubRig is a store with topic "t" and one subscription, and a publisher.
 type pubRig struct {
@@ -36,17 +47,17 @@ func newPubRig(t *testing.T, eng *engine.Engine, cfg topic.PublisherConfig, stre
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
-	tkv, err := eng.KV(ctx, topic.TopicBucket, 1)
+	tkv, err := eng.Bucket(ctx, topic.TopicBucket, 1)
 	require.NoError(t, err)
-	skv, err := eng.KV(ctx, topic.SubscriptionBucket, 1)
+	skv, err := eng.Bucket(ctx, topic.SubscriptionBucket, 1)
 	require.NoError(t, err)
 	store, err := topic.OpenStore(ctx, tkv, skv, clock.Real{}, log)
 	require.NoError(t, err)
 	t.Cleanup(store.Close)
 	if stream == nil {
-		stream = eng.Stream
+		stream = eng.OpenStream
 	}
-	pub, err := topic.NewPublisherWith(ctx, cfg, store, eng.JS, stream)
+	pub, err := topic.NewPublisherWith(ctx, cfg, store, engineWith{eng, stream})
 	require.NoError(t, err)
 	tp, err := store.Topic(ctx, testApp, "t")
 	if err != nil {
@@ -159,9 +170,9 @@ func TestPublishStoresInOrder(t *testing.T) {
 func TestAtomicBatchFailureStoresNothing(t *testing.T) {
 	t.Parallel()
 	eng := enginetest.New(t)
-	small := func(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	small := func(ctx context.Context, cfg stream.Config) (*stream.Stream, error) {
 		cfg.MaxMsgSize = 1024
-		return eng.Stream(ctx, cfg)
+		return eng.OpenStream(ctx, cfg)
 	}
 	r := newPubRig(t, eng, topic.PublisherConfig{Atomic: topic.AtomicAlways}, small)
 	ctx := context.Background()
@@ -188,9 +199,9 @@ func TestAtomicBatchFailureStoresNothing(t *testing.T) {
 func TestPublishEachNamesTheRefusedMessage(t *testing.T) {
 	t.Parallel()
 	eng := enginetest.New(t)
-	small := func(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	small := func(ctx context.Context, cfg stream.Config) (*stream.Stream, error) {
 		cfg.MaxMsgSize = 1024
-		return eng.Stream(ctx, cfg)
+		return eng.OpenStream(ctx, cfg)
 	}
 	r := newPubRig(t, eng, topic.PublisherConfig{Atomic: topic.AtomicNever}, small)
 	msgs := batch(4)
@@ -208,8 +219,8 @@ func TestAtomicBatchFallsBackWhenDisallowed(t *testing.T) {
 	r := newPubRig(t, eng, topic.PublisherConfig{Atomic: topic.AtomicAlways}, nil)
 	require.True(t, r.pub.Atomic())
 	cfg := topic.StreamConfig()
-	cfg.AllowAtomicPublish = false
-	_, err := eng.Stream(context.Background(), cfg)
+	cfg.AllowAtomic = false
+	_, err := eng.OpenStream(context.Background(), cfg)
 	require.NoError(t, err)
 
 	ids, err := r.pub.Publish(context.Background(), r.topic, batch(16))
@@ -240,8 +251,8 @@ func TestStreamUpdatedOnRestart(t *testing.T) {
 	// headers it wrote.
 	eng := open()
 	old := topic.StreamConfig()
-	old.AllowAtomicPublish = false
-	_, err := eng.Stream(ctx, old)
+	old.AllowAtomic = false
+	_, err := eng.OpenStream(ctx, old)
 	require.NoError(t, err)
 	h := nats.Header{}
 	h.Set(topic.HeaderMsgID, "0123456789ABCDEF0123456789ABCDEF")
@@ -303,8 +314,8 @@ func TestAtomicBatchDeliveredInOrder(t *testing.T) {
 	eng := enginetest.New(t)
 	r := newPubRig(t, eng, topic.PublisherConfig{Atomic: topic.AtomicAlways}, nil)
 	sender := orderedSender{got: make(chan string, 64)}
-	svc, err := delivery.New(ctx, delivery.Config{Policy: func(string) delivery.RetryPolicy { return neverRetry{} }},
-		delivery.Deps{JS: eng.JS, Stream: eng.Stream, Subs: r.store, Sender: sender, Record: noRecorder{}, Clock: clock.Real{}, Log: enginetest.Logger()})
+	svc, err := delivery.New(ctx, delivery.Config{Policy: func(string) (delivery.RetryPolicy, error) { return neverRetry{}, nil }},
+		delivery.Deps{Engine: eng, Subs: r.store, Sender: sender, Record: noRecorder{}, Clock: clock.Real{}, Log: enginetest.Logger()})
 	require.NoError(t, err)
 	require.NoError(t, svc.Start(ctx))
 	t.Cleanup(func() { _ = svc.Stop(context.Background()) })

@@ -10,12 +10,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/herald-mq/herald/internal/clock"
+	"github.com/herald-mq/herald/internal/engine/kv"
 )
 
 // Bucket names.
@@ -29,67 +27,34 @@ const MaxTopicsPerAccount = 1000
 
 // Store keeps topics and subscriptions.
 type Store struct {
-	topics jetstream.KeyValue
-	subs   jetstream.KeyValue
+	topics *kv.Bucket
+	subs   *kv.Bucket
 	clk    clock.Clock
 	log    *slog.Logger
 	idx    *index
-	stop   context.CancelFunc
-	done   chan struct{}
 }
 
 // OpenStore opens the store over its two buckets and starts following them.
 // It returns once the index holds everything stored so far.
-func OpenStore(ctx context.Context, topics, subs jetstream.KeyValue, clk clock.Clock, log *slog.Logger) (*Store, error) {
-	s := &Store{topics: topics, subs: subs, clk: clk, log: log, idx: newIndex(), done: make(chan struct{})}
-	wctx, cancel := context.WithCancel(context.Background())
-	s.stop = cancel
-	tw, err := topics.WatchAll(wctx)
+func OpenStore(ctx context.Context, topics, subs *kv.Bucket, clk clock.Clock, log *slog.Logger) (*Store, error) {
+	s := &Store{topics: topics, subs: subs, clk: clk, log: log, idx: newIndex()}
+	var err error
+	s.idx.topicF, err = kv.Follow(ctx, topics, func(e kv.Entry) { s.idx.applyTopic(e, log) })
 	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("topic: watch topics: %w", err)
+		return nil, fmt.Errorf("topic: follow topics: %w", err)
 	}
-	sw, err := subs.WatchAll(wctx)
+	s.idx.subF, err = kv.Follow(ctx, subs, func(e kv.Entry) { s.idx.applySub(e, log) })
 	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("topic: watch subscriptions: %w", err)
-	}
-	ready := make(chan struct{}, 2)
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); s.follow(tw, true, ready) }()
-	go func() { defer wg.Done(); s.follow(sw, false, ready) }()
-	go func() { wg.Wait(); close(s.done) }()
-	for range 2 {
-		select {
-		case <-ready:
-		case <-ctx.Done():
-			s.Close()
-			return nil, ctx.Err()
-		}
+		s.idx.topicF.Close()
+		return nil, fmt.Errorf("topic: follow subscriptions: %w", err)
 	}
 	return s, nil
 }
 
 // Close stops following the buckets.
 func (s *Store) Close() {
-	s.stop()
-	<-s.done
-}
-
-func (s *Store) follow(w jetstream.KeyWatcher, isTopic bool, ready chan<- struct{}) {
-	defer func() { _ = w.Stop() }()
-	for e := range w.Updates() {
-		if e == nil {
-			ready <- struct{}{}
-			continue
-		}
-		if isTopic {
-			s.idx.applyTopic(e, s.log)
-		} else {
-			s.idx.applySub(e, s.log)
-		}
-	}
+	s.idx.topicF.Close()
+	s.idx.subF.Close()
 }
 
 func topicKey(appID int64, name string) string {
@@ -110,7 +75,7 @@ func (s *Store) CreateTopic(ctx context.Context, t Topic) (Topic, error) {
 	t.CreateTime, t.LastModifyTime = now, now
 	b, _ := json.Marshal(t)
 	rev, err := s.topics.Create(ctx, topicKey(t.AppID, t.Name), b)
-	if errors.Is(err, jetstream.ErrKeyExists) {
+	if errors.Is(err, kv.ErrKeyExists) {
 		return Topic{}, ErrTopicExists
 	}
 	if err != nil {
@@ -130,15 +95,15 @@ func (s *Store) Topic(ctx context.Context, appID int64, name string) (Topic, err
 
 func (s *Store) topicFromBucket(ctx context.Context, appID int64, name string) (Topic, error) {
 	e, err := s.topics.Get(ctx, topicKey(appID, name))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
+	if errors.Is(err, kv.ErrKeyNotFound) {
 		return Topic{}, ErrTopicNotFound
 	}
 	if err != nil {
 		return Topic{}, fmt.Errorf("topic: get: %w", err)
 	}
 	var t Topic
-	if err := json.Unmarshal(e.Value(), &t); err != nil {
-		return Topic{}, fmt.Errorf("topic: decode %s: %w", e.Key(), err)
+	if err := json.Unmarshal(e.Value, &t); err != nil {
+		return Topic{}, fmt.Errorf("topic: decode %s: %w", e.Key, err)
 	}
 	return t, nil
 }
@@ -160,25 +125,25 @@ func (s *Store) UpdateTopic(ctx context.Context, appID int64, name string, chang
 
 // update reads the JSON record at key, changes it and writes it back if no
 // one else wrote it meanwhile, else starts over; it returns the new revision.
-func update[T any](ctx context.Context, kv jetstream.KeyValue, key string, notFound error, change func(*T) error) (uint64, error) {
+func update[T any](ctx context.Context, b *kv.Bucket, key string, notFound error, change func(*T) error) (uint64, error) {
 	for {
-		e, err := kv.Get(ctx, key)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
+		e, err := b.Get(ctx, key)
+		if errors.Is(err, kv.ErrKeyNotFound) {
 			return 0, notFound
 		}
 		if err != nil {
 			return 0, fmt.Errorf("topic: get %s: %w", key, err)
 		}
 		var v T
-		if err := json.Unmarshal(e.Value(), &v); err != nil {
+		if err := json.Unmarshal(e.Value, &v); err != nil {
 			return 0, fmt.Errorf("topic: decode %s: %w", key, err)
 		}
 		if err := change(&v); err != nil {
 			return 0, err
 		}
-		b, _ := json.Marshal(v)
-		rev, err := kv.Update(ctx, key, b, e.Revision())
-		if isConflict(err) {
+		enc, _ := json.Marshal(v)
+		rev, err := b.Update(ctx, key, enc, e.Revision)
+		if errors.Is(err, kv.ErrWrongRevision) {
 			continue
 		}
 		if err != nil {
@@ -216,15 +181,11 @@ func (s *Store) DeleteTopic(ctx context.Context, appID int64, name string) error
 // countSubscriptions reads the bucket, not the index, so that the answer does
 // not depend on how far this process has followed other processes' writes.
 func (s *Store) countSubscriptions(ctx context.Context, appID int64, topicName string) (int, error) {
-	lister, err := s.subs.ListKeysFiltered(ctx, subKey(appID, topicName, "*"))
+	keys, err := s.subs.Keys(ctx, subKey(appID, topicName, "*"))
 	if err != nil {
 		return 0, fmt.Errorf("topic: list subscriptions: %w", err)
 	}
-	n := 0
-	for range lister.Keys() {
-		n++
-	}
-	return n, nil
+	return len(keys), nil
 }
 
 // Subscribe stores a new subscription on an existing topic, refusing more
@@ -246,7 +207,7 @@ func (s *Store) Subscribe(ctx context.Context, sub Subscription, max int) (Subsc
 	b, _ := json.Marshal(sub)
 	key := subKey(sub.AppID, sub.TopicName, sub.Name)
 	rev, err := s.subs.Create(ctx, key, b)
-	if errors.Is(err, jetstream.ErrKeyExists) {
+	if errors.Is(err, kv.ErrKeyExists) {
 		return Subscription{}, ErrSubscriptionExists
 	}
 	if err != nil {
@@ -267,15 +228,15 @@ func (s *Store) Subscription(ctx context.Context, appID int64, topicName, name s
 		return Subscription{}, err
 	}
 	e, err := s.subs.Get(ctx, subKey(appID, topicName, name))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
+	if errors.Is(err, kv.ErrKeyNotFound) {
 		return Subscription{}, ErrSubscriptionNotFound
 	}
 	if err != nil {
 		return Subscription{}, fmt.Errorf("topic: get subscription: %w", err)
 	}
 	var sub Subscription
-	if err := json.Unmarshal(e.Value(), &sub); err != nil {
-		return Subscription{}, fmt.Errorf("topic: decode %s: %w", e.Key(), err)
+	if err := json.Unmarshal(e.Value, &sub); err != nil {
+		return Subscription{}, fmt.Errorf("topic: decode %s: %w", e.Key, err)
 	}
 	return sub, nil
 }
@@ -328,16 +289,17 @@ func (s *Store) Subscriptions(appID int64, topicName string) []*Subscription {
 // Revisions are the last revisions of the topic and subscription buckets
 // this process's index has applied.
 func (s *Store) Revisions() (topics, subs uint64) {
-	s.idx.mu.RLock()
-	defer s.idx.mu.RUnlock()
-	return s.idx.topicRev, s.idx.subRev
+	return s.idx.topicF.Revision(), s.idx.subF.Revision()
 }
 
 // WaitRevisions waits until the index has applied the given revisions of
 // both buckets: what another process saw when it published, this one sees
 // before it fans the message out.
 func (s *Store) WaitRevisions(ctx context.Context, topics, subs uint64) error {
-	return s.idx.wait(ctx, func() bool { return s.idx.topicRev >= topics && s.idx.subRev >= subs })
+	if err := s.idx.waitTopic(ctx, topics); err != nil {
+		return err
+	}
+	return s.idx.waitSub(ctx, subs)
 }
 
 // TopicFromIndex returns a topic from the index without reading the bucket.
@@ -351,11 +313,6 @@ func page[T any](all []T, offset, limit int) []T {
 	}
 	end := min(len(all), offset+limit)
 	return all[offset:end]
-}
-
-func isConflict(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
 }
 
 func containsFold(s, sub string) bool {

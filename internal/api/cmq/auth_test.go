@@ -155,7 +155,7 @@ func TestRouteQueriesAnswerNoOtherAddress(t *testing.T) {
 func TestNoncesSharedAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	eng := enginetest.New(t)
-	shared, err := nonce.Open(t.Context(), eng.ExpiringKV, 10*time.Minute)
+	shared, err := nonce.Open(t.Context(), eng.ExpiringBucket, 10*time.Minute)
 	require.NoError(t, err)
 	withShared := func(d *cmq.Deps) { d.Nonces = shared }
 	one := newAPIWith(t, eng, false, withShared)

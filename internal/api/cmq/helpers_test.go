@@ -93,12 +93,12 @@ func newAPIWith(t testing.TB, eng *engine.Engine, withQueues bool, more ...func(
 	topics, pub, err := topic.Open(ctx, eng, clk, log)
 	require.NoError(t, err)
 	t.Cleanup(topics.Close)
-	nonces, err := nonce.Open(ctx, eng.ExpiringKV, 10*time.Minute)
+	nonces, err := nonce.Open(ctx, eng.ExpiringBucket, 10*time.Minute)
 	require.NoError(t, err)
 	deps := cmq.Deps{Accounts: accounts, Topics: topics, Messages: pub, Nonces: nonces, Admin: accounts, Clock: clk, Log: log}
 	var queues *queue.Service
 	if withQueues {
-		queues, err = queue.New(ctx, queue.Config{}, queue.Deps{JS: eng.JS, NC: eng.NC, Stream: eng.Stream, KV: eng.KV, Clock: clk, Log: log})
+		queues, err = queue.New(ctx, queue.Config{}, queue.Deps{Engine: eng.WorkQueues(), KV: eng.Bucket, Clock: clk, Log: log})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = queues.Stop(context.Background()) })
 		deps.Queues = queues

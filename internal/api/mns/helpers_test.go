@@ -71,7 +71,7 @@ func newAPI(t testing.TB, cfg ...mns.Config) *api {
 	topics, pub, err := topic.Open(ctx, eng, clk, log)
 	require.NoError(t, err)
 	t.Cleanup(topics.Close)
-	queues, err := queue.New(ctx, queue.Config{}, queue.Deps{JS: eng.JS, NC: eng.NC, Stream: eng.Stream, KV: eng.KV, Clock: clk, Log: log})
+	queues, err := queue.New(ctx, queue.Config{}, queue.Deps{Engine: eng.WorkQueues(), KV: eng.Bucket, Clock: clk, Log: log})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = queues.Stop(context.Background()) })
 	c := mns.Config{}

@@ -1,4 +1,5 @@
-// Package enginetest starts a throw-away embedded engine for tests.
+// Package enginetest starts throw-away engines for tests: an embedded one,
+// or a 3-node cluster of real nats-server processes (Cluster).
 package enginetest
 
 import (
@@ -23,6 +24,20 @@ func Open(tb testing.TB, dir string) *engine.Engine {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	e, err := engine.Open(ctx, engine.Config{DataDir: dir}, Logger())
+	if err != nil {
+		tb.Fatalf("engine: %v", err)
+	}
+	tb.Cleanup(func() { _ = e.Close() })
+	return e
+}
+
+// OpenExternal opens an engine on an external JetStream cluster (a
+// Cluster's URL) with replicas replicas; the test closes it when it ends.
+func OpenExternal(tb testing.TB, url string, replicas int) *engine.Engine {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e, err := engine.Open(ctx, engine.Config{NatsURL: url, Replicas: replicas}, Logger())
 	if err != nil {
 		tb.Fatalf("engine: %v", err)
 	}

@@ -1,4 +1,4 @@
-package topic
+package stream
 
 import (
 	"bytes"
@@ -30,7 +30,7 @@ type acks struct {
 func newAcks(nc *nats.Conn) (*acks, error) {
 	a := &acks{prefix: nats.NewInbox() + ".", calls: map[uint64]*ackCall{}}
 	if _, err := nc.Subscribe(a.prefix+"*.*", a.handle); err != nil {
-		return nil, fmt.Errorf("topic: subscribe to publish acknowledgements: %w", err)
+		return nil, fmt.Errorf("stream: subscribe to publish acknowledgements: %w", err)
 	}
 	return a, nil
 }
@@ -75,7 +75,7 @@ func (a *acks) wait(ctx context.Context, c *ackCall, timeout time.Duration) erro
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-timer.C:
-		return errAckTimeout
+		return ErrAckTimeout
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -135,10 +135,9 @@ func (c *ackCall) resolve(i int, err error) {
 }
 
 var (
-	errAckTimeout = errors.New("topic: the engine did not acknowledge the publish in time")
-	errBadAck     = errors.New("topic: unreadable acknowledgement from the engine")
-	quoteError    = []byte(`"error"`)
-	quoteStream   = []byte(`"stream"`)
+	errBadAck   = errors.New("stream: unreadable acknowledgement from the engine")
+	quoteError  = []byte(`"error"`)
+	quoteStream = []byte(`"stream"`)
 )
 
 // ackError reads one reply: nil for a stored message (a PubAck) or a staged
@@ -175,7 +174,7 @@ type notStoredError struct {
 }
 
 func (e *notStoredError) Error() string {
-	return fmt.Sprintf("topic: message %d not stored: %v", e.index+1, e.err)
+	return fmt.Sprintf("message %d not stored: %v", e.index+1, e.err)
 }
 
 func (e *notStoredError) Unwrap() error { return e.err }

@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/herald-mq/herald/internal/push/retry"
+	"github.com/herald-mq/herald/internal/delivery/retry"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -1,4 +1,4 @@
-// Package retry holds the push retry policies of CMQ and MNS subscriptions:
+// Package retry holds the delivery retry policies of CMQ and MNS subscriptions:
 // BACKOFF_RETRY and EXPONENTIAL_DECAY_RETRY. A policy only computes times; the
 // caller passes the current time in (from its injected clock) and the policy
 // draws randomness from an injected source, so schedules are exact in tests.
@@ -12,7 +12,8 @@ import (
 	"time"
 )
 
-// Strategy names as a subscription's notifyStrategy spells them.
+// Strategy names as a subscription's notifyStrategy spells them: the wire
+// words, defined here only (topic's model refers to these).
 const (
 	// Backoff retries three times at random intervals of 19 to 29 seconds.
 	Backoff = "BACKOFF_RETRY"
