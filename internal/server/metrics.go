@@ -4,12 +4,11 @@ import (
 	"cmp"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/herald-mq/herald/internal/api/cmq"
+	"github.com/herald-mq/herald/internal/api/outcome"
 	"github.com/herald-mq/herald/internal/delivery"
 	"github.com/herald-mq/herald/internal/topic"
 	"github.com/herald-mq/herald/internal/version"
@@ -85,24 +84,36 @@ func buildInfo() prometheus.Collector {
 	return g
 }
 
-// instrument counts and times API requests by action and code (a decorator
-// at the edge). Requests that name no known action count as action
-// "unknown", so that no client can grow the label set.
-func instrument(reg prometheus.Registerer, next http.Handler) http.Handler {
+// apiMetrics names an API's request metrics.
+type apiMetrics struct {
+	RequestsName, SecondsName string // the counter's and the histogram's names
+	API, Codes                string // the API's name and what its codes mean, for the help texts
+}
+
+var (
+	cmqMetrics = apiMetrics{RequestsName: "herald_api_requests_total", SecondsName: "herald_api_request_seconds", API: "CMQ API", Codes: "0 = success"}
+	mnsMetrics = apiMetrics{RequestsName: "herald_mns_requests_total", SecondsName: "herald_mns_request_seconds", API: "MNS API", Codes: "empty = success"}
+)
+
+// instrument counts and times an API's requests by action and answer code
+// (a decorator at the edge); the histogram's buckets reach past the 30 s
+// long poll. Requests that name no known action count as action "unknown", so
+// that no client can grow the label set.
+func instrument(reg prometheus.Registerer, m apiMetrics, next http.Handler) http.Handler {
 	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "herald_api_requests_total", Help: "CMQ API requests by action and answer code (0 = success).",
+		Name: m.RequestsName, Help: m.API + " requests by action and answer code (" + m.Codes + ").",
 	}, []string{"action", "code"})
 	dur := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "herald_api_request_seconds", Help: "CMQ API request latency by action; the buckets reach past the 30 s long poll.",
+		Name: m.SecondsName, Help: m.API + " request latency by action; the buckets reach past the 30 s long poll.",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 17),
 	}, []string{"action"})
 	reg.MustRegister(reqs, dur)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		ctx, out := cmq.WithOutcome(r.Context())
+		ctx, out := outcome.With(r.Context())
 		next.ServeHTTP(w, r.WithContext(ctx))
 		action := cmp.Or(out.Action, "unknown")
-		reqs.WithLabelValues(action, strconv.Itoa(out.Code)).Inc()
+		reqs.WithLabelValues(action, out.Code).Inc()
 		dur.WithLabelValues(action).Observe(time.Since(start).Seconds())
 	})
 }

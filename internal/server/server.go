@@ -224,7 +224,7 @@ func build(ctx context.Context, cfg config.Config, eng *engine.Engine, lns *sock
 	reg.MustRegister(newStateCollector(queues, eng))
 
 	mux := http.NewServeMux()
-	apiHandler := instrument(reg, api)
+	apiHandler := instrument(reg, cmqMetrics, api)
 	mux.Handle("/v2/index.php", apiHandler)
 	mux.Handle("/{$}", apiHandler)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/herald-mq/herald/internal/account"
+	"github.com/herald-mq/herald/internal/api/outcome"
 	"github.com/herald-mq/herald/internal/clock"
 )
 
@@ -150,7 +151,10 @@ func (s *Server) add(name string, f actionFunc) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	requestID := strconv.FormatUint(rand.Uint64()>>1, 10)
 	var form *Form
-	out := outcomeOf(r.Context())
+	out := outcome.From(r.Context())
+	if out != nil {
+		out.Code = "0"
+	}
 	resp, err := func() (any, error) {
 		if r.Method != http.MethodGet && r.Method != http.MethodPost {
 			return nil, errMethod(r.Method)
@@ -192,7 +196,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.deps.Log.Error("cmq action failed", "requestId", requestID, "err", err)
 		}
 		if out != nil {
-			out.Code = wire.Code
+			out.Code = strconv.Itoa(wire.Code)
 		}
 		writeEnvelope(w, wire.Code, wire.Error(), requestID, form, resp)
 		return

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/herald-mq/herald/internal/account"
+	"github.com/herald-mq/herald/internal/api/outcome"
 	"github.com/herald-mq/herald/internal/clock"
 )
 
@@ -118,7 +119,7 @@ type handler func(ctx context.Context, req *request) (reply, error)
 // ServeHTTP serves one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := requestID()
-	out := outcomeOf(r.Context())
+	out := outcome.From(r.Context())
 	rep, err := func() (reply, error) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 		if err != nil {
