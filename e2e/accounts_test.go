@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/stretchr/testify/require"
 
 	"github.com/herald-mq/herald/client"
@@ -132,18 +130,7 @@ func TestCLIAccountsAndKeys(t *testing.T) {
 // it had looked up for as long as it ran.
 func TestKeyRevokedOnOneProcessIsRefusedByTheOther(t *testing.T) {
 	t.Parallel()
-	host, portStr, err := net.SplitHostPort(freeAddr(t))
-	require.NoError(t, err)
-	port, err := strconv.Atoi(portStr)
-	require.NoError(t, err)
-	ns, err := server.NewServer(&server.Options{
-		Host: host, Port: port, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
-	})
-	require.NoError(t, err)
-	ns.Start()
-	t.Cleanup(ns.Shutdown)
-	require.True(t, ns.ReadyForConnections(10*time.Second))
-	url := "nats://" + net.JoinHostPort(host, portStr)
+	url := externalNATS(t)
 	a := start(t, t.TempDir(), nil, "--nats-url", url, "--nats-replicas", "1")
 	b := start(t, t.TempDir(), nil, "--nats-url", url, "--nats-replicas", "1")
 	ctx := context.Background()

@@ -2,12 +2,10 @@ package e2e
 
 import (
 	"context"
-	"net"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/stretchr/testify/require"
 
 	"github.com/herald-mq/herald/client"
@@ -19,24 +17,13 @@ import (
 // delivered once.
 func TestTwoProcessesShareAnExternalEngine(t *testing.T) {
 	t.Parallel()
-	host, portStr, err := net.SplitHostPort(freeAddr(t))
-	require.NoError(t, err)
-	port, err := strconv.Atoi(portStr)
-	require.NoError(t, err)
-	ns, err := server.NewServer(&server.Options{
-		Host: host, Port: port, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
-	})
-	require.NoError(t, err)
-	ns.Start()
-	t.Cleanup(ns.Shutdown)
-	require.True(t, ns.ReadyForConnections(10*time.Second))
-	url := "nats://" + net.JoinHostPort(host, portStr)
+	url := externalNATS(t)
 
 	recv := newReceiver(t)
 	a := start(t, t.TempDir(), nil, "--nats-url", url, "--nats-replicas", "1")
 	b := start(t, t.TempDir(), nil, "--nats-url", url, "--nats-replicas", "1")
 	ctx := context.Background()
-	_, err = a.Client.CreateTopic(ctx, client.CreateTopicRequest{TopicName: "shared"})
+	_, err := a.Client.CreateTopic(ctx, client.CreateTopicRequest{TopicName: "shared"})
 	require.NoError(t, err)
 	_, err = b.Client.Subscribe(ctx, client.SubscribeRequest{TopicName: "shared", SubscriptionName: "s", Protocol: "http", Endpoint: recv.URL})
 	require.NoError(t, err)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/stretchr/testify/require"
 
 	"github.com/herald-mq/herald/client"
@@ -234,4 +236,22 @@ func runServe(t *testing.T, args ...string) (string, error) {
 	base := []string{"serve", "--data-dir", t.TempDir(), "--http-addr", freeAddr(t), "--mqtt-addr", "", "--mqtt-http-addr", ""}
 	out, err := exec.CommandContext(ctx, binary, append(base, args...)...).CombinedOutput()
 	return string(out), err
+}
+
+// externalNATS starts a JetStream nats-server on a loopback port for the
+// test and returns its URL.
+func externalNATS(t *testing.T) string {
+	t.Helper()
+	host, portStr, err := net.SplitHostPort(freeAddr(t))
+	require.NoError(t, err)
+	port, err := strconv.Atoi(portStr)
+	require.NoError(t, err)
+	ns, err := server.NewServer(&server.Options{
+		Host: host, Port: port, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
+	})
+	require.NoError(t, err)
+	ns.Start()
+	t.Cleanup(ns.Shutdown)
+	require.True(t, ns.ReadyForConnections(10*time.Second))
+	return "nats://" + net.JoinHostPort(host, portStr)
 }

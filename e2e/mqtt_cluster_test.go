@@ -13,27 +13,8 @@ import (
 
 	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/stretchr/testify/require"
 )
-
-// externalNATS starts a JetStream nats-server on a loopback port for the
-// test and returns its URL.
-func externalNATS(t *testing.T) string {
-	t.Helper()
-	host, portStr, err := net.SplitHostPort(freeAddr(t))
-	require.NoError(t, err)
-	port, err := strconv.Atoi(portStr)
-	require.NoError(t, err)
-	ns, err := server.NewServer(&server.Options{
-		Host: host, Port: port, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
-	})
-	require.NoError(t, err)
-	ns.Start()
-	t.Cleanup(ns.Shutdown)
-	require.True(t, ns.ReadyForConnections(10*time.Second))
-	return "nats://" + net.JoinHostPort(host, portStr)
-}
 
 // mqttNode is a herald process with its MQTT listener and gateway.
 type mqttNode struct {
