@@ -17,7 +17,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -115,40 +114,11 @@ func median(xs []float64) float64 {
 // cycleRateFor is cycleRate for a run of the given length; it also returns
 // the process's CPU seconds per cycle.
 func cycleRateFor(ctx context.Context, run time.Duration, setup func(worker int) (func(context.Context) error, error)) (rate, cpu float64, err error) {
-	cycles := make([]func(context.Context) error, queueWorkers)
-	for w := range cycles {
-		c, err := setup(w)
-		if err != nil {
-			return 0, 0, err
-		}
-		cycles[w] = c
-	}
-	var done atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, queueWorkers)
-	runCtx, cancel := context.WithTimeout(ctx, run)
-	defer cancel()
-	start, cpu0 := time.Now(), cpuSeconds()
-	for _, c := range cycles {
-		wg.Go(func() {
-			for runCtx.Err() == nil {
-				if err := c(ctx); err != nil {
-					errs <- err
-					cancel()
-					return
-				}
-				done.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	select {
-	case err := <-errs:
+	m, err := runCycles(ctx, run, setup)
+	if err != nil {
 		return 0, 0, err
-	default:
 	}
-	n := float64(max(done.Load(), 1))
-	return float64(done.Load()) / time.Since(start).Seconds(), (cpuSeconds() - cpu0) / n, nil
+	return m.rate, m.cpu / float64(max(m.cycles, 1)), nil
 }
 
 // newBenchAPIs builds the CMQ and MNS handlers over the same services.

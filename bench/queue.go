@@ -135,6 +135,11 @@ func newBenchQueues(ctx context.Context, eng *engine.Engine) (*queue.Service, er
 // and returns the 16-message cycles per second and this process's CPU time
 // over the run.
 func cycleRate(ctx context.Context, setup func(worker int) (func(context.Context) error, error)) (cycleMeasure, error) {
+	return runCycles(ctx, queueRun, setup)
+}
+
+// runCycles runs queueWorkers workers, each on its own queue, for run.
+func runCycles(ctx context.Context, run time.Duration, setup func(worker int) (func(context.Context) error, error)) (cycleMeasure, error) {
 	var none cycleMeasure
 	cycles := make([]func(context.Context) error, queueWorkers)
 	for w := range cycles {
@@ -147,7 +152,7 @@ func cycleRate(ctx context.Context, setup func(worker int) (func(context.Context
 	var done atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, queueWorkers)
-	runCtx, cancel := context.WithTimeout(ctx, queueRun)
+	runCtx, cancel := context.WithTimeout(ctx, run)
 	defer cancel()
 	start, cpu0 := time.Now(), cpuSeconds()
 	for _, c := range cycles {
