@@ -26,6 +26,7 @@ import (
 	"github.com/herald-mq/herald/internal/api/mns"
 	"github.com/herald-mq/herald/internal/clock"
 	"github.com/herald-mq/herald/internal/engine"
+	"github.com/herald-mq/herald/internal/nonce"
 	"github.com/herald-mq/herald/internal/queue"
 	"github.com/herald-mq/herald/internal/topic"
 )
@@ -139,7 +140,11 @@ func newBenchAPIs(ctx context.Context, eng *engine.Engine, svc *queue.Service) (
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := cmq.New(cmq.Config{}, cmq.Deps{Accounts: accounts, Topics: topics, Messages: pub, Queues: svc, Log: log})
+	nonces, err := nonce.Open(ctx, eng.ExpiringBucket, 10*time.Minute)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := cmq.New(cmq.Config{}, cmq.Deps{Accounts: accounts, Topics: topics, Messages: pub, Nonces: nonces, Queues: svc, Log: log})
 	if err != nil {
 		return nil, nil, err
 	}
