@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -83,13 +84,25 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// freeAddr returns a loopback address free now, for a herald process to
+// listen on. It is picked below Linux's ephemeral range (32768 and up), from
+// which the kernel takes the local ports of outgoing connections and of
+// listeners on port 0: a port from there, free when picked, was at times
+// taken by one of the many connections of the parallel tests before herald
+// could bind it.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
+	for range 100 {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(20000+rand.IntN(12000)))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		require.NoError(t, ln.Close())
+		return addr
+	}
+	t.Fatal("no free loopback port in 20000-31999")
+	return ""
 }
 
 // start runs herald on dataDir and waits for "herald ready".
