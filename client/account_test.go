@@ -108,12 +108,7 @@ func TestAccountRequestEncoding(t *testing.T) {
 func TestAccountResponseDecoding(t *testing.T) {
 	t.Parallel()
 	meta := client.Meta{RequestID: "req-1"}
-	tests := []struct {
-		name    string
-		fixture string
-		call    func(context.Context, *client.Client) (any, error)
-		want    any
-	}{
+	tests := []decodeCase{
 		{
 			name:    "CreateAccount",
 			fixture: `{"code":0,"message":"","requestId":"req-1","appId":1000001,"name":"team","secretId":"AKIDnew","secretKey":"s3cret","admin":false}`,
@@ -165,15 +160,7 @@ func TestAccountResponseDecoding(t *testing.T) {
 			want: &meta,
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			c, _ := newStubClient(t, http.StatusOK, tt.fixture)
-			got, err := tt.call(t.Context(), c)
-			require.NoError(t, err)
-			require.Equal(t, tt.want, got)
-		})
-	}
+	checkDecoding(t, tests)
 }
 
 // The account errors match their Err values, and only theirs.

@@ -21,12 +21,7 @@ func TestResponseDecoding(t *testing.T) {
 		NextVisibleTime: 1700000030, FirstDequeueTime: 1700000001, DequeueCount: 2,
 	}
 	const msgJSON = `"msgBody":"hello","msgId":"m1","receiptHandle":"rh-1","enqueueTime":1700000000,"nextVisibleTime":1700000030,"firstDequeueTime":1700000001,"dequeueCount":2`
-	tests := []struct {
-		name    string
-		fixture string
-		call    func(context.Context, *client.Client) (any, error)
-		want    any
-	}{
+	tests := []decodeCase{
 		{
 			name:    "CreateQueue",
 			fixture: `{"code":0,"message":"","requestId":"req-1","queueId":"queue-abc"}`,
@@ -309,15 +304,7 @@ func TestResponseDecoding(t *testing.T) {
 			want: &client.Meta{RequestID: "12", ClientRequestID: "abc"},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			c, _ := newStubClient(t, http.StatusOK, tt.fixture)
-			got, err := tt.call(t.Context(), c)
-			require.NoError(t, err)
-			require.Equal(t, tt.want, got)
-		})
-	}
+	checkDecoding(t, tests)
 }
 
 func TestDoReturnsTheWholeResponse(t *testing.T) {
@@ -331,4 +318,26 @@ func TestDoReturnsTheWholeResponse(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(raw, &out))
 	require.Equal(t, []string{"10.0.0.1:5000"}, out.Addr)
+}
+
+// decodeCase is an action called against a stub answering fixture, and the
+// response it must decode to.
+type decodeCase struct {
+	name    string
+	fixture string
+	call    func(context.Context, *client.Client) (any, error)
+	want    any
+}
+
+func checkDecoding(t *testing.T, tests []decodeCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, _ := newStubClient(t, http.StatusOK, tt.fixture)
+			got, err := tt.call(t.Context(), c)
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
 }
